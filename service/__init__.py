@@ -1,0 +1,1 @@
+"""The customer-onboarding service: HTTP API, webhook intake and SAQ workers."""

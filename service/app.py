@@ -1,0 +1,105 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import structlog
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from service.auth.permissions import RolePermissions
+from service.auth.tokens import JwksCache, TokenVerifier
+from service.customers.controller import CustomerController
+from service.customers.domain import InvalidCustomerField
+from service.customers.repository import CustomerNotFound, DuplicateCustomer
+from service.db.engine import create_engine, migrate, resolve_database_url, session_factory
+from service.dependencies import dependencies
+from service.health import live, ready
+from service.kyc.controller import KycController
+from service.kyc.sumsub import SumsubClient
+from service.kyc.webhook import sumsub_webhook
+from service.logging import configure_logging, request_id_middleware
+from service.problems import Problem, exception_handlers, problem_response
+from service.queue import create_queue, queue_backend
+from service.settings import Settings, load_settings
+
+__all__ = ["create_app"]
+
+log = structlog.get_logger(__name__)
+
+
+def _domain_problems() -> dict[Any, Any]:
+    return {
+        InvalidCustomerField: lambda request, exc: problem_response(
+            request, Problem(422, "invalid_input", str(exc), field=exc.field)),
+        DuplicateCustomer: lambda request, exc: problem_response(
+            request, Problem(409, f"duplicate_{exc.field}", str(exc), field=exc.field)),
+        CustomerNotFound: lambda request, exc: problem_response(
+            request, Problem(404, "customer_not_found", str(exc))),
+    }
+
+
+def _verifier(issuer: str, http: httpx.AsyncClient, settings: Settings) -> TokenVerifier:
+    jwks = JwksCache(f"{issuer}/protocol/openid-connect/certs", http, max_age=settings.jwks_cache_seconds)
+    return TokenVerifier(issuer, jwks)
+
+
+def create_app(settings: Settings | None = None, *, migrate_on_start: bool | None = None) -> Litestar:
+    """The service. ``migrate_on_start`` defaults to True on the embedded database only:
+    production runs ``python -m service migrate`` as its own step."""
+    settings = settings or load_settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    role_permissions = RolePermissions(settings.role_permissions)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        database_url, embedded = await resolve_database_url(settings)
+        if migrate_on_start if migrate_on_start is not None else embedded:
+            await migrate(database_url)
+        engine = create_engine(database_url, settings.database_pool_size)
+        http = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
+        queue = create_queue(settings, database_url)
+        await queue.connect()
+        app.state.sessions = session_factory(engine)
+        app.state.queue = queue
+        app.state.http = http
+        app.state.operator_tokens = _verifier(settings.admin_issuer, http, settings)
+        app.state.customer_tokens = _verifier(settings.customer_issuer, http, settings)
+        app.state.role_permissions = role_permissions
+        app.state.sumsub = (
+            SumsubClient(settings.sumsub_url, settings.sumsub_app_token, settings.sumsub_secret_key, http=http)
+            if settings.sumsub_app_token and settings.sumsub_secret_key else None
+        )
+        log.info("service.started", embedded_database=embedded, queue=queue_backend(settings))
+        try:
+            yield
+        finally:
+            await queue.disconnect()
+            await http.aclose()
+            await engine.dispose()
+
+    return Litestar(
+        route_handlers=[CustomerController, KycController, sumsub_webhook, live, ready],
+        lifespan=[lifespan],
+        dependencies=dependencies(settings),
+        exception_handlers={**exception_handlers, **_domain_problems()},
+        middleware=[request_id_middleware],
+        openapi_config=OpenAPIConfig(
+            title="Customer onboarding",
+            version="0.1.0",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            components=Components(security_schemes={
+                "operator": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT",
+                                           description="an access token from the Keycloak admin realm"),
+            }),
+            security=[{"operator": []}],
+        ),
+        debug=False,
+    )

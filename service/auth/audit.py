@@ -1,0 +1,50 @@
+"""The audit log: every authorisation decision, allowed or denied, in its own transaction.
+
+The decision is committed before the request goes on, so it is kept even when the request then
+fails. The table is append-only (a trigger refuses UPDATE, DELETE and TRUNCATE).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+import msgspec
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service.db.models import AuditRecord
+
+__all__ = ["AuditEntry", "recent_decisions", "record_decision"]
+
+Decision = Literal["allowed", "denied"]
+
+
+class AuditEntry(msgspec.Struct, frozen=True):
+    id: int
+    at: datetime
+    subject: str
+    action: str
+    object: str
+    decision: str
+    reason: str | None
+    request_id: str | None
+
+
+async def record_decision(sessions: async_sessionmaker[AsyncSession], *, subject: str, action: str, object: str,
+                          decision: Decision, reason: str | None = None, request_id: str | None = None) -> None:
+    async with sessions.begin() as session:
+        await session.execute(insert(AuditRecord).values(
+            subject=subject, action=action, object=object, decision=decision, reason=reason, request_id=request_id,
+        ))
+
+
+async def recent_decisions(session: AsyncSession, *, subject: str | None = None, request_id: str | None = None,
+                           limit: int = 100) -> list[AuditEntry]:
+    query = select(AuditRecord).order_by(AuditRecord.id.desc()).limit(limit)
+    if subject is not None:
+        query = query.where(AuditRecord.subject == subject)
+    if request_id is not None:
+        query = query.where(AuditRecord.request_id == request_id)
+    rows = (await session.scalars(query)).all()
+    return [AuditEntry(r.id, r.at, r.subject, r.action, r.object, r.decision, r.reason, r.request_id) for r in rows]

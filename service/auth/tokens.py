@@ -1,0 +1,123 @@
+"""Verification of Keycloak-issued JWTs against the realm's JWKS.
+
+The key set is cached; a token signed with a key id the cache does not know triggers one refresh
+(single-flight, and at most once per ``min_refresh_seconds``, so a flood of forged key ids cannot
+turn into a flood of requests to Keycloak).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import jwt
+from jwt import PyJWK
+
+__all__ = ["InvalidToken", "JwksCache", "TokenVerifier", "VerifiedToken"]
+
+
+class InvalidToken(Exception):
+    """The token cannot be trusted; the message says why (safe to log, never contains the token)."""
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    subject: str
+    username: str | None
+    email: str | None
+    realm_roles: frozenset[str]
+    claims: dict[str, Any] = field(repr=False)
+
+
+class JwksCache:
+    def __init__(self, jwks_url: str, http: httpx.AsyncClient, *, max_age: float = 300.0,
+                 min_refresh_seconds: float = 5.0) -> None:
+        self.jwks_url = jwks_url
+        self._http = http
+        self._max_age = max_age
+        self._min_refresh = min_refresh_seconds
+        self._keys: dict[str, PyJWK] = {}
+        self._fetched_at: float | None = None
+        self._lock = asyncio.Lock()
+
+    async def key(self, kid: str) -> PyJWK:
+        fresh = self._fetched_at is not None and time.monotonic() - self._fetched_at < self._max_age
+        if kid in self._keys and fresh:
+            return self._keys[kid]
+        await self._refresh(kid)
+        try:
+            return self._keys[kid]
+        except KeyError:
+            raise InvalidToken(f"unknown signing key id {kid!r}") from None
+
+    async def _refresh(self, wanted_kid: str) -> None:
+        async with self._lock:
+            if wanted_kid in self._keys and self._fetched_at is not None \
+                    and time.monotonic() - self._fetched_at < self._max_age:
+                return  # another request refreshed while this one waited
+            if self._fetched_at is not None and time.monotonic() - self._fetched_at < self._min_refresh \
+                    and wanted_kid not in self._keys:
+                return
+            try:
+                response = await self._http.get(self.jwks_url, timeout=5.0)
+                response.raise_for_status()
+                document = response.json()
+            except (httpx.HTTPError, ValueError) as exc:
+                raise InvalidToken(f"key set unavailable: {type(exc).__name__}") from exc
+            keys: dict[str, PyJWK] = {}
+            for entry in document.get("keys", []):
+                if entry.get("use", "sig") != "sig" or "kid" not in entry:
+                    continue
+                try:
+                    keys[entry["kid"]] = PyJWK(entry)
+                except jwt.PyJWTError:
+                    continue  # a key type this verifier does not use
+            self._keys = keys
+            self._fetched_at = time.monotonic()
+
+
+class TokenVerifier:
+    """Checks signature (RS256 only), issuer, expiry and issue time of one realm's tokens."""
+
+    ALGORITHMS = ("RS256",)
+
+    def __init__(self, issuer: str, jwks: JwksCache, *, leeway: float = 5.0) -> None:
+        self.issuer = issuer
+        self.jwks = jwks
+        self.leeway = leeway
+
+    async def verify(self, token: str) -> VerifiedToken:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise InvalidToken("malformed token") from exc
+        if header.get("alg") not in self.ALGORITHMS:
+            raise InvalidToken(f"algorithm {header.get('alg')!r} not accepted")
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise InvalidToken("token has no key id")
+        key = await self.jwks.key(kid)
+        try:
+            claims = jwt.decode(
+                token, key=key, algorithms=list(self.ALGORITHMS), issuer=self.issuer, leeway=self.leeway,
+                options={"require": ["exp", "iat", "iss", "sub"], "verify_aud": False},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise InvalidToken("token expired") from exc
+        except jwt.InvalidIssuerError as exc:
+            raise InvalidToken("token from another issuer") from exc
+        except jwt.InvalidSignatureError as exc:
+            raise InvalidToken("bad signature") from exc
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(f"invalid token: {type(exc).__name__}") from exc
+        roles = claims.get("realm_access", {}).get("roles", [])
+        return VerifiedToken(
+            subject=str(claims["sub"]),
+            username=claims.get("preferred_username"),
+            email=claims.get("email"),
+            realm_roles=frozenset(r for r in roles if isinstance(r, str)),
+            claims=claims,
+        )

@@ -1,0 +1,78 @@
+"""HTTP edge of the customers API: parse, call the rules and the repository, answer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from litestar import Controller, get, post
+from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
+
+from service.auth.guards import requires
+from service.auth.permissions import Permission
+from service.customers import repository
+from service.customers.domain import StatusFilter, normalize_email, normalize_telegram_id
+from service.customers.schemas import CustomerCreate, CustomerPage, CustomerView
+from service.customers.views import customer_view
+from service.dependencies import AppSettings, Sessions
+from service.problems import Problem
+
+__all__ = ["CustomerController"]
+
+CustomerReference = Annotated[str, PathParameter(description="the customer's UUID or public id (C1000)",
+                                                 max_length=64)]
+
+
+class CustomerController(Controller):
+    path = "/api/customers"
+    tags = ["customers"]
+
+    @post("/", guards=[requires(Permission.CUSTOMER_CREATE)], status_code=201,
+          summary="Create a customer")
+    async def create_customer(self, data: JSONBody[CustomerCreate],
+                              sessions: Sessions) -> CustomerView:
+        email = normalize_email(data.email)
+        telegram_id = normalize_telegram_id(data.telegram_id)
+        async with sessions.begin() as session:
+            record = await repository.insert_customer(session, email=email, customer_type=data.customer_type,
+                                                      telegram_id=telegram_id)
+            return customer_view(record)
+
+    @get("/", guards=[requires(Permission.CUSTOMER_READ)], summary="List customers")
+    async def list_customers(
+        self,
+        sessions: Sessions,
+        settings: AppSettings,
+        status: FromQuery[StatusFilter | None] = None,
+        q: Annotated[str | None, QueryParameter(max_length=254, description="email fragment or public id")] = None,
+        sort: FromQuery[Literal["created_at", "-created_at"]] = "-created_at",
+        limit: Annotated[int | None, QueryParameter(description="page size")] = None,
+        cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
+    ) -> CustomerPage:
+        page_size = settings.page_size_default if limit is None else limit
+        if not 1 <= page_size <= settings.page_size_max:
+            raise Problem(422, "invalid_input", f"limit must be between 1 and {settings.page_size_max}",
+                          field="limit")
+        async with sessions() as session:
+            try:
+                page = await repository.list_customers(
+                    session, status=status, search=q.strip() if q else None, newest_first=sort == "-created_at",
+                    limit=page_size, cursor=cursor,
+                )
+            except repository.InvalidCursor as exc:
+                raise Problem(422, "invalid_input", str(exc), field="cursor") from exc
+        return CustomerPage(items=[customer_view(r) for r in page.items], next_cursor=page.next_cursor)
+
+    @get("/{customer_id:str}", guards=[requires(Permission.CUSTOMER_READ)], summary="Get one customer")
+    async def get_customer(self, customer_id: CustomerReference,
+                           sessions: Sessions) -> CustomerView:
+        async with sessions() as session:
+            return customer_view(await repository.find_customer(session, customer_id))
+
+    @post("/{customer_id:str}/deactivate", guards=[requires(Permission.CUSTOMER_UPDATE)], status_code=200,
+          summary="Deactivate (suspend) a customer")
+    async def deactivate_customer(self, customer_id: CustomerReference,
+                                  sessions: Sessions) -> CustomerView:
+        async with sessions.begin() as session:
+            record = await repository.find_customer(session, customer_id, for_update=True)
+            await repository.suspend_customer(session, record)
+            return customer_view(record)

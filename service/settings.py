@@ -1,0 +1,171 @@
+"""Typed settings read from the environment and an optional dotenv file.
+
+Every value is validated when the process starts; a bad one stops it with a message that names
+the variable. Secrets may be given directly or as ``<NAME>_FILE`` pointing at a file that holds
+them, so they never have to sit in the code or in a committed file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+__all__ = ["DEFAULT_ROLE_PERMISSIONS", "Settings", "SettingsError", "load_settings", "read_dotenv"]
+
+DEFAULT_ROLE_PERMISSIONS: dict[str, list[str]] = {
+    "operator": [
+        "CUSTOMER_CREATE",
+        "CUSTOMER_READ",
+        "CUSTOMER_UPDATE",
+        "ACCOUNT_READ",
+        "DEPOSIT_CREATE",
+        "WITHDRAWAL_CREATE",
+        "AUDIT_READ",
+    ],
+    "viewer": ["CUSTOMER_READ", "ACCOUNT_READ"],
+}
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or invalid; the message names the variable."""
+
+
+class Settings(msgspec.Struct, kw_only=True, frozen=True):
+    # Database and queue. No DATABASE_URL: a private embedded PostgreSQL is started.
+    database_url: str | None = None
+    queue_url: str | None = None
+    queue_name: str = "onboarding"
+    database_pool_size: int = 10
+
+    # HTTP
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    # Operators and customers authenticate with Keycloak-issued JWTs.
+    keycloak_url: str = "http://127.0.0.1:8080/"
+    keycloak_admin_realm: str = "admin"
+    keycloak_customer_realm: str = "customer"
+    keycloak_client_id: str = "onboarding-service"
+    keycloak_client_secret: str | None = None
+    jwks_cache_seconds: int = 300
+    role_permissions: dict[str, list[str]] = msgspec.field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_ROLE_PERMISSIONS.items()}
+    )
+
+    # Sumsub
+    sumsub_url: str = "https://api.sumsub.com"
+    sumsub_app_token: str | None = None
+    sumsub_secret_key: str | None = None
+    sumsub_webhook_secret: str | None = None
+    sumsub_kyc_level: str = "basic-kyc-level"
+    sumsub_kyb_level: str = "basic-kyb-level"
+    webhook_max_body_bytes: int = 1_048_576
+
+    # SMTP
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_sender: str = "onboarding@bank.example"
+    portal_url: str = "http://127.0.0.1:8000/portal"
+
+    # Customer list
+    page_size_default: int = 20
+    page_size_max: int = 100
+
+    def __post_init__(self) -> None:
+        checks: list[tuple[str, bool, str]] = [
+            ("PORT", 0 < self.port < 65536, "must be a TCP port (1-65535)"),
+            ("DATABASE_POOL_SIZE", self.database_pool_size > 0, "must be positive"),
+            ("PAGE_SIZE_DEFAULT", 0 < self.page_size_default <= self.page_size_max,
+             "must be between 1 and PAGE_SIZE_MAX"),
+            ("WEBHOOK_MAX_BODY_BYTES", self.webhook_max_body_bytes > 0, "must be positive"),
+            ("JWKS_CACHE_SECONDS", self.jwks_cache_seconds >= 0, "must not be negative"),
+            ("LOG_LEVEL", self.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},
+             "must be DEBUG, INFO, WARNING or ERROR"),
+        ]
+        if self.database_url is not None:
+            checks.append(("DATABASE_URL", self.database_url.startswith(("postgresql", "postgres://")),
+                           "must be a postgresql:// or postgresql+asyncpg:// URL"))
+        if self.queue_url is not None:
+            checks.append(("QUEUE_URL", self.queue_url.startswith(("redis://", "rediss://", "postgres")),
+                           "must be a redis:// URL (or a postgresql:// one)"))
+        for variable, ok, why in checks:
+            if not ok:
+                raise SettingsError(f"{variable} {why}")
+
+    @property
+    def admin_issuer(self) -> str:
+        return f"{self.keycloak_url.rstrip('/')}/realms/{self.keycloak_admin_realm}"
+
+    @property
+    def customer_issuer(self) -> str:
+        return f"{self.keycloak_url.rstrip('/')}/realms/{self.keycloak_customer_realm}"
+
+
+_SECRETS = ("database_url", "queue_url", "keycloak_client_secret", "sumsub_app_token",
+            "sumsub_secret_key", "sumsub_webhook_secret")
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """Parse a dotenv file: ``KEY=value`` lines, ``#`` comments, optional quotes."""
+    values: dict[str, str] = {}
+    for number, raw in enumerate(path.read_text().splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export "):]
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise SettingsError(f"{path}:{number}: expected KEY=value")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build settings from ``environ`` (default: the process environment and ``ENV_FILE``).
+
+    The dotenv file named by ``ENV_FILE`` (default ``.env`` when it exists) fills in what the
+    environment does not set. Keyword overrides win over both; tests use them.
+    """
+    if environ is None:
+        environ = dict(os.environ)
+        env_file = Path(environ.get("ENV_FILE", ".env"))
+        if env_file.is_file():
+            environ = {**read_dotenv(env_file), **environ}
+    raw: dict[str, Any] = {}
+    for field in msgspec.structs.fields(Settings):
+        variable = field.name.upper()
+        if variable in environ:
+            raw[field.name] = environ[variable]
+        elif field.name in _SECRETS and f"{variable}_FILE" in environ:
+            secret_path = Path(environ[f"{variable}_FILE"])
+            try:
+                raw[field.name] = secret_path.read_text().strip()
+            except OSError as exc:
+                raise SettingsError(f"{variable}_FILE: cannot read {secret_path}: {exc.strerror}") from exc
+    if isinstance(raw.get("role_permissions"), str):
+        try:
+            raw["role_permissions"] = json.loads(raw["role_permissions"])
+        except json.JSONDecodeError as exc:
+            raise SettingsError(f"ROLE_PERMISSIONS must be a JSON object of role -> [permission]: {exc}") from exc
+    raw.update(overrides)
+    try:
+        return msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        # msgspec says "Expected `int`, got `str` - at `$.port`": name the variable instead.
+        message = str(exc)
+        if " - at `$." in message:
+            what, _, where = message.partition(" - at `$.")
+            field_name = where.split("`")[0].split(".")[0].split("[")[0]
+            raise SettingsError(f"{field_name.upper()}: {what}") from exc
+        raise SettingsError(message) from exc

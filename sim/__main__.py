@@ -1,0 +1,52 @@
+"""``python -m sim up [--env-file PATH] [--seed N]``: the whole stack, until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from pathlib import Path
+
+from sim.sandbox import DEFAULT_PORTS, Sandbox
+
+
+async def up(args: argparse.Namespace) -> None:
+    ports = {"service": args.port, "keycloak": args.keycloak_port}
+    async with Sandbox(seed=args.seed, ports=ports) as stack:
+        if args.env_file:
+            stack.write_env_file(Path(args.env_file))
+        width = max(len(k) for k in stack.env)
+        print("The onboarding sandbox is up:", flush=True)
+        for key, value in stack.env.items():
+            shown = value if "PASSWORD" not in key and "SECRET" not in key else "(in the env file)"
+            print(f"  {key.ljust(width)}  {shown}", flush=True)
+        if args.env_file:
+            print(f"Wrote {args.env_file}. Stop with Ctrl-C.", flush=True)
+        stopped = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(signum, stopped.set)
+        await stopped.wait()
+        print("stopping ...", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sim", description="The onboarding sandbox.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    up_parser = commands.add_parser("up", help="run the whole stack until interrupted")
+    up_parser.add_argument("--env-file", help="write the stack's facts (URLs, clients, credentials) here")
+    up_parser.add_argument("--seed", type=int, default=0, help="the seed every id and fault derives from")
+    up_parser.add_argument("--port", type=int, default=DEFAULT_PORTS["service"],
+                           help="the API's port when free (0: any)")
+    up_parser.add_argument("--keycloak-port", type=int, default=DEFAULT_PORTS["keycloak"],
+                           help="the Keycloak fake's port when free (0: any)")
+    args = parser.parse_args(argv)
+    asyncio.run(up(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

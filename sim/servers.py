@@ -1,0 +1,116 @@
+"""Serve a fake's ASGI app on a real socket: in the running event loop, or in a thread of its own.
+
+``serve_asgi`` runs uvicorn as a task of the current loop (what ``sim up`` and the sandbox use).
+``ThreadedServer`` runs it on a private loop in a daemon thread, for tests that call a fake with a
+blocking client (``requests``, ``smtplib``) from the test's own thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+
+__all__ = ["RunningServer", "ThreadedServer", "bind_socket", "serve_asgi"]
+
+
+def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+@dataclass
+class RunningServer:
+    host: str
+    port: int
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(self.task, timeout=10)
+
+
+def _config(app: Any) -> uvicorn.Config:
+    return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="auto", timeout_graceful_shutdown=2)
+
+
+async def serve_asgi(app: Any, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
+    """Start serving ``app``; returns once the socket accepts connections."""
+    sock = bind_socket(host, port)
+    server = uvicorn.Server(_config(app))
+    task = asyncio.create_task(server.serve(sockets=[sock]), name=f"uvicorn:{sock.getsockname()[1]}")
+    while not server.started:
+        if task.done():
+            task.result()  # raises what stopped it
+        await asyncio.sleep(0.01)
+    return RunningServer(host, sock.getsockname()[1], server, task)
+
+
+@contextlib.asynccontextmanager
+async def served(app: Any, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[RunningServer]:
+    running = await serve_asgi(app, host, port)
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+class ThreadedServer:
+    """uvicorn on a private loop in a daemon thread; ``with ThreadedServer(app) as server: server.url``."""
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.app = app
+        self.host = host
+        self._sock = bind_socket(host, port)
+        self.port = int(self._sock.getsockname()[1])
+        self._server = uvicorn.Server(_config(app))
+        self._thread = threading.Thread(target=self._run, name=f"sim-server:{self.port}", daemon=True)
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _run(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.loop.run_until_complete(self._server.serve(sockets=[self._sock]))
+        self.loop.close()
+
+    def start(self) -> ThreadedServer:
+        self._thread.start()
+        started = threading.Event()
+
+        def check() -> bool:
+            return bool(self._server.started)
+
+        while not check():
+            if not self._thread.is_alive():
+                raise RuntimeError(f"server for {self.app!r} stopped while starting")
+            started.wait(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+    def __enter__(self) -> ThreadedServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,42 @@
+"""A fresh database per test session, on the configured server or the embedded one."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from service.db.embedded import start_embedded_postgres
+from service.db.engine import ensure_database, libpq_url, migrate
+
+__all__ = ["scratch_database", "server_url"]
+
+
+async def server_url() -> str:
+    configured = os.environ.get("DATABASE_URL")
+    if configured:
+        return configured
+    server = await asyncio.to_thread(start_embedded_postgres)
+    return server.url()
+
+
+@asynccontextmanager
+async def scratch_database(prefix: str = "test") -> AsyncIterator[str]:
+    """A migrated database that exists only for the duration of the block."""
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
+    url = await ensure_database(await server_url(), name)
+    await migrate(url)
+    try:
+        yield url
+    finally:
+        admin = await asyncpg.connect(libpq_url(make_url(url).set(database="postgres")
+                                                .render_as_string(hide_password=False)))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
