@@ -3,6 +3,8 @@ service app wired to both, for the whole test session."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -10,9 +12,11 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from litestar import Litestar
+from saq import Worker
 
 from service.app import create_app
 from service.settings import Settings, load_settings
+from service.worker import build_worker
 from sim.clock import VirtualClock
 from sim.keycloak import KeycloakFake
 from sim.seed import Seed
@@ -96,3 +100,16 @@ def as_viewer(viewer_token: str) -> dict[str, str]:
 def email() -> str:
     """An address no other test uses, so tests share one database without cleaning it."""
     return f"ada.{uuid.uuid4().hex[:12]}@example.com"
+
+
+@pytest.fixture(scope="session")
+async def worker(settings: Settings, database_url: str, api: httpx.AsyncClient) -> AsyncIterator[Worker]:
+    """A SAQ worker on the same queue as the app, running in the tests' event loop."""
+    worker = build_worker(settings, database_url, concurrency=4)
+    await worker.queue.connect()
+    task = asyncio.create_task(worker.start())
+    yield worker
+    await worker.stop()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await worker.queue.disconnect()

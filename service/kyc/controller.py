@@ -69,7 +69,6 @@ class KycController(Controller):
           summary="Start KYC: a Sumsub verification link for the customer")
     async def create_kyc_link(self, request: Request[Any, Any, Any], customer_id: CustomerReference,
                               sessions: Sessions, settings: AppSettings) -> KycLink:
-        sumsub = _sumsub(request)
         async with sessions() as session:
             customer = await repository.find_customer(session, customer_id)
         if customer.activity_status == ActivityStatus.SUSPENDED.value:
@@ -80,6 +79,7 @@ class KycController(Controller):
         if customer.kyc_status == KycStatus.APPROVED.value:
             raise Problem(409, "kyc_already_approved", "this customer's KYC is already approved")
 
+        sumsub = _sumsub(request)
         customer_type = CustomerType(customer.customer_type)
         level = kyc_level_name(customer_type, kyc_level=settings.sumsub_kyc_level, kyb_level=settings.sumsub_kyb_level)
         external_id = str(customer.id)
