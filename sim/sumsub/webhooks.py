@@ -1,0 +1,241 @@
+"""Sumsub's webhook sender: signed POSTs, a 5 s answer deadline, and the retry ladder.
+
+Sumsub signs the raw body (``X-Payload-Digest``, ``X-Payload-Digest-Alg``), treats anything but a
+2xx within 5 seconds as a failure, and resends a failed webhook 4 times: 5 minutes, 1 hour, 5 hours
+and 18 hours after the previous failure. Then it gives up.
+
+Every attempt runs as a timer on the virtual clock (the first one at once), so nothing is sent until
+the clock runs what is due: ``await clock.run_due()`` in a test, by itself on a clock that follows
+the wall. Attempts go through a ``WebhookNetwork``, which may duplicate, delay, hold, drop or lose
+the answer to any of them; the journal records what the sender saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+import httpx
+
+from sim.clock import Timer, VirtualClock
+from sim.network import WebhookMessage, WebhookNetwork, WireResult
+from sim.sumsub.events import WebhookEvent
+from sim.sumsub.signing import (
+    DEFAULT_DIGEST_ALG,
+    DIGEST_ALGORITHMS,
+    PAYLOAD_DIGEST_ALG_HEADER,
+    PAYLOAD_DIGEST_HEADER,
+    payload_digest,
+)
+
+__all__ = [
+    "ANSWER_DEADLINE_SECONDS",
+    "RETRY_DELAYS",
+    "DeliveryAttempt",
+    "WebhookDelivery",
+    "WebhookSender",
+]
+
+RETRY_DELAYS: tuple[float, ...] = (5 * 60, 60 * 60, 5 * 60 * 60, 18 * 60 * 60)
+ANSWER_DEADLINE_SECONDS = 5.0
+
+ClientFactory = Callable[[], httpx.AsyncClient]
+DeliveryState = Literal["scheduled", "in_flight", "delivered", "abandoned"]
+
+
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    """One POST as the sender saw it; ``next_retry_at`` is None when it will not try again."""
+
+    delivery_id: str
+    event_type: str
+    applicant_id: str
+    attempt: int
+    sent_at: float
+    settled_at: float
+    payload: bytes = field(repr=False)
+    headers: MappingProxyType[str, str] = field(repr=False)
+    status: int | None
+    error: str | None
+    latency: float  # real seconds the exchange took; network delays are virtual and show in settled_at
+    next_retry_at: float | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+@dataclass
+class WebhookDelivery:
+    """One event on its way to one webhook URL, with the same bytes and signature on every attempt."""
+
+    id: str
+    event: WebhookEvent
+    url: str
+    digest_alg: str
+    headers: MappingProxyType[str, str] = field(repr=False)
+    state: DeliveryState = "scheduled"
+    attempts: list[DeliveryAttempt] = field(default_factory=list)
+    next_attempt_at: float | None = None
+    _timer: Timer | None = field(default=None, repr=False)
+
+    @property
+    def body(self) -> bytes:
+        return self.event.body
+
+    @property
+    def event_type(self) -> str:
+        return self.event.type
+
+
+class WebhookSender:
+    def __init__(self, clock: VirtualClock, network: WebhookNetwork, *, secret: str, url: str | None = None,
+                 digest_alg: str = DEFAULT_DIGEST_ALG, transport: httpx.AsyncBaseTransport | None = None,
+                 client_factory: ClientFactory | None = None, timeout: float = ANSWER_DEADLINE_SECONDS,
+                 retry_delays: Sequence[float] = RETRY_DELAYS) -> None:
+        if transport is not None and client_factory is not None:
+            raise ValueError("give a transport or a client factory, not both")
+        self._check_alg(digest_alg)
+        self.clock = clock
+        self.network = network
+        self.secret = secret
+        self.url = url
+        self.digest_alg = digest_alg
+        self.timeout = timeout
+        self.retry_delays = tuple(retry_delays)
+        self.deliveries: list[WebhookDelivery] = []
+        self.journal: list[DeliveryAttempt] = []
+        self._transport = transport
+        self._client_factory = client_factory
+        self._client: httpx.AsyncClient | None = None
+        self._numbers = itertools.count(1)
+
+    @staticmethod
+    def _check_alg(alg: str) -> None:
+        if alg not in DIGEST_ALGORITHMS:
+            raise ValueError(f"X-Payload-Digest-Alg is one of {', '.join(DIGEST_ALGORITHMS)}, not {alg!r}")
+
+    def configure(self, *, url: str | None, secret: str | None = None, digest_alg: str | None = None) -> None:
+        """Change where and how later deliveries go; deliveries already made keep their URL and signature."""
+        if digest_alg is not None:
+            self._check_alg(digest_alg)
+            self.digest_alg = digest_alg
+        if secret is not None:
+            self.secret = secret
+        self.url = url
+
+    # sending
+    def send(self, event: WebhookEvent, *, digest_alg: str | None = None, url: str | None = None) -> WebhookDelivery:
+        """Queue ``event`` for delivery; the first attempt is due at once on the clock."""
+        target = url or self.url
+        if target is None:
+            raise RuntimeError("no webhook URL: set one before sending")
+        alg = digest_alg or self.digest_alg
+        self._check_alg(alg)
+        headers = MappingProxyType({
+            "Content-Type": "application/json",
+            PAYLOAD_DIGEST_HEADER: payload_digest(self.secret, event.body, alg),
+            PAYLOAD_DIGEST_ALG_HEADER: alg,
+        })
+        delivery = WebhookDelivery(f"wh-{next(self._numbers):06d}", event, target, alg, headers)
+        self.deliveries.append(delivery)
+        self._schedule(delivery, 0.0)
+        return delivery
+
+    def _schedule(self, delivery: WebhookDelivery, delay: float) -> None:
+        delivery.state = "scheduled"
+        delivery.next_attempt_at = self.clock.time() + delay
+
+        async def attempt() -> None:
+            await self._attempt(delivery)
+
+        delivery._timer = self.clock.call_later(delay, attempt, label=f"sumsub webhook {delivery.id}")
+
+    async def _attempt(self, delivery: WebhookDelivery) -> None:
+        delivery.state = "in_flight"
+        delivery.next_attempt_at = None
+        number = len(delivery.attempts) + 1
+        sent_at = self.clock.time()
+        message = WebhookMessage(
+            id=f"{delivery.id}/{number}", url=delivery.url, headers=delivery.headers, body=delivery.body,
+            delivery_id=delivery.id, attempt=number, event_type=delivery.event.type,
+            applicant_id=delivery.event.applicant_id, external_user_id=delivery.event.external_user_id,
+        )
+
+        async def settle(result: WireResult) -> None:
+            self._settle(delivery, number, sent_at, result)
+
+        await self.network.transmit(message, self._post, settle)
+
+    def _settle(self, delivery: WebhookDelivery, number: int, sent_at: float, result: WireResult) -> None:
+        next_retry_at = None
+        if result.ok:
+            delivery.state = "delivered"
+        elif number <= len(self.retry_delays):
+            delay = self.retry_delays[number - 1]
+            next_retry_at = self.clock.time() + delay
+            self._schedule(delivery, delay)
+        else:
+            delivery.state = "abandoned"
+        attempt = DeliveryAttempt(delivery.id, delivery.event.type, delivery.event.applicant_id, number, sent_at,
+                                  self.clock.time(), delivery.body, delivery.headers, result.status, result.error,
+                                  result.latency, next_retry_at)
+        delivery.attempts.append(attempt)
+        self.journal.append(attempt)
+
+    async def _post(self, message: WebhookMessage) -> WireResult:
+        """The real HTTP exchange: one POST, answered within the deadline or counted as failed."""
+        client = self._http_client()
+        started = time.perf_counter()
+        try:
+            # asyncio's deadline also bounds an in-process ASGI receiver, where httpx's timeouts never fire
+            async with asyncio.timeout(self.timeout):
+                response = await client.post(message.url, content=message.body, headers=dict(message.headers),
+                                             timeout=self.timeout)
+        except (TimeoutError, httpx.TimeoutException):
+            return WireResult(None, f"timeout: no answer within {self.timeout:g}s", time.perf_counter() - started)
+        except httpx.HTTPError as exc:
+            return WireResult(None, f"{type(exc).__name__}: {exc}", time.perf_counter() - started)
+        except Exception as exc:
+            # an in-process receiver that crashes is, to the sender, a failed delivery to retry later
+            return WireResult(None, f"receiver raised {type(exc).__name__}: {exc}", time.perf_counter() - started)
+        return WireResult(response.status_code, None, time.perf_counter() - started)
+
+    def _http_client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            if self._client_factory is not None:
+                self._client = self._client_factory()
+            else:
+                self._client = httpx.AsyncClient(transport=self._transport, timeout=self.timeout,
+                                                 follow_redirects=False)
+        return self._client
+
+    # inspecting
+    def pending(self) -> list[WebhookDelivery]:
+        return [d for d in self.deliveries if d.state in ("scheduled", "in_flight")]
+
+    def attempts_for(self, delivery_id: str) -> list[DeliveryAttempt]:
+        return [a for a in self.journal if a.delivery_id == delivery_id]
+
+    # lifecycle
+    def cancel_pending(self) -> None:
+        for delivery in self.pending():
+            if delivery._timer is not None:
+                delivery._timer.cancel()
+            delivery.state = "abandoned"
+            delivery.next_attempt_at = None
+
+    def reset(self) -> None:
+        self.cancel_pending()
+        self.deliveries.clear()
+        self.journal.clear()
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
