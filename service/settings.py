@@ -74,6 +74,18 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     smtp_sender: str = "onboarding@bank.example"
     portal_url: str = "http://127.0.0.1:8000/portal"
 
+    # Jobs: every side effect retries with exponential backoff and jitter until it succeeds or,
+    # after JOB_MAX_ATTEMPTS, is marked failed for an operator to see
+    job_max_attempts: int = 30
+    job_backoff_base_seconds: float = 1.0
+    job_backoff_max_seconds: float = 3600.0
+    job_timeout_seconds: int = 30
+    outbox_poll_seconds: float = 5.0
+    keycloak_timeout_seconds: int = 10
+    smtp_timeout_seconds: float = 10.0
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+
     # Customer list
     page_size_default: int = 20
     page_size_max: int = 100
@@ -86,6 +98,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
              "must be between 1 and PAGE_SIZE_MAX"),
             ("WEBHOOK_MAX_BODY_BYTES", self.webhook_max_body_bytes > 0, "must be positive"),
             ("JWKS_CACHE_SECONDS", self.jwks_cache_seconds >= 0, "must not be negative"),
+            ("JOB_MAX_ATTEMPTS", self.job_max_attempts >= 1, "must be at least 1"),
+            ("JOB_BACKOFF_BASE_SECONDS", self.job_backoff_base_seconds > 0, "must be positive"),
+            ("JOB_BACKOFF_MAX_SECONDS", self.job_backoff_max_seconds >= self.job_backoff_base_seconds,
+             "must be at least JOB_BACKOFF_BASE_SECONDS"),
+            ("OUTBOX_POLL_SECONDS", self.outbox_poll_seconds > 0, "must be positive"),
             ("LOG_LEVEL", self.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},
              "must be DEBUG, INFO, WARNING or ERROR"),
         ]
@@ -109,7 +126,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
 
 
 _SECRETS = ("database_url", "queue_url", "keycloak_client_secret", "sumsub_app_token",
-            "sumsub_secret_key", "sumsub_webhook_secret")
+            "sumsub_secret_key", "sumsub_webhook_secret", "smtp_password")
 
 
 def read_dotenv(path: Path) -> dict[str, str]:

@@ -13,6 +13,8 @@ from saq import Queue, Worker
 
 from service.db.engine import create_engine, resolve_database_url, session_factory
 from service.kyc.jobs import kyc_cron_jobs, process_kyc_callback
+from service.outbox import OutboxRelay
+from service.provisioning.jobs import PROVISIONING_JOBS
 from service.queue import create_queue
 from service.settings import Settings
 
@@ -33,13 +35,22 @@ def build_worker(settings: Settings, database_url: str, *, concurrency: int = 10
     async def startup(ctx: dict[str, Any]) -> None:
         ctx["settings"] = settings
         ctx["sessions"] = session_factory(engine)
+        ctx["relay"] = OutboxRelay(ctx["sessions"], queue, settings, database_url)
+        ctx["relay"].start()
         log.info("worker.started", queue=queue.name)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
+        await ctx["relay"].stop()
         await engine.dispose()
 
-    return Worker(queue, functions=[ping, process_kyc_callback], cron_jobs=kyc_cron_jobs(), concurrency=concurrency,
-                  startup=startup, shutdown=shutdown)
+    return Worker(
+        queue,
+        functions=[ping, process_kyc_callback, *PROVISIONING_JOBS],
+        cron_jobs=kyc_cron_jobs(),
+        concurrency=concurrency,
+        startup=startup,
+        shutdown=shutdown,
+    )
 
 
 async def run_worker(settings: Settings) -> None:

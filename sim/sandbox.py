@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any
 
 import httpx
+import msgspec
 from saq import Worker
 
 from service.app import create_app
@@ -29,12 +30,15 @@ from service.settings import Settings, load_settings
 from service.worker import build_worker
 from sim.clock import VirtualClock
 from sim.keycloak import KeycloakFake
+from sim.network import WebhookNetwork
 from sim.seed import Seed
 from sim.servers import RunningServer, serve_asgi
+from sim.smtp import SmtpFake
+from sim.sumsub import SumsubFake
 
 __all__ = ["DEFAULT_PORTS", "Sandbox"]
 
-DEFAULT_PORTS = {"service": 8000, "keycloak": 8080}
+DEFAULT_PORTS = {"service": 8000, "keycloak": 8080, "sumsub": 8081, "smtp": 1025, "smtp_api": 8025}
 
 
 def _port_or_free(preferred: int | None) -> int:
@@ -65,16 +69,25 @@ class Sandbox:
         # The service checks token lifetimes against the wall clock: the sandbox's clock follows it.
         self.clock = VirtualClock.wall()
         self.keycloak = KeycloakFake.with_defaults(self.clock, self.seed)
+        self.network = WebhookNetwork(self.clock, self.seed)
+        self.sumsub = SumsubFake(
+            self.clock, self.seed, app_token="sbx:" + self.seed.token("sumsub.credentials", 24),
+            secret_key=self.seed.token("sumsub.credentials", 32),
+            webhook_secret=self.seed.token("sumsub.credentials", 32), network=self.network,
+        )
         self._database_url = database_url or os.environ.get("DATABASE_URL")
         self._queue_url = queue_url or os.environ.get("QUEUE_URL")
         self._database_name = database_name
         self._ports = {**DEFAULT_PORTS, **(ports or {})}
+        self.smtp = SmtpFake(self.clock, self.seed, port=_port_or_free(self._ports["smtp"]))
         self._servers: list[RunningServer] = []
         self._worker_task: asyncio.Task[None] | None = None
         self._worker: Worker | None = None
         self.settings: Settings | None = None
         self.service_url = ""
         self.keycloak_url = ""
+        self.sumsub_url = ""
+        self.smtp_api_url = ""
         self.database_url = ""
 
     # lifecycle
@@ -96,6 +109,14 @@ class Sandbox:
         self._servers.append(keycloak)
         self.keycloak_url = keycloak.url + "/"
         self.keycloak.base_url = self.keycloak_url
+        await self.smtp.start()
+        self.keycloak.smtp_host, self.keycloak.smtp_port = self.smtp.host, self.smtp.port
+        smtp_api = await serve_asgi(self.smtp.api_app, port=_port_or_free(self._ports["smtp_api"]))
+        self._servers.append(smtp_api)
+        self.smtp_api_url = smtp_api.url
+        sumsub = await serve_asgi(self.sumsub.app, port=_port_or_free(self._ports["sumsub"]))
+        self._servers.append(sumsub)
+        self.sumsub_url = sumsub.url
 
         if self._database_url:
             self.database_url = self._database_url
@@ -113,11 +134,23 @@ class Sandbox:
             keycloak_customer_realm=self.keycloak.customer_realm,
             keycloak_client_id=self.keycloak.service_client_id,
             keycloak_client_secret=self.keycloak.service_client_secret,
+            sumsub_url=self.sumsub_url,
+            sumsub_app_token=self.sumsub.app_token,
+            sumsub_secret_key=self.sumsub.secret_key,
+            sumsub_webhook_secret=self.sumsub.webhook_secret,
+            smtp_host=self.smtp.host,
+            smtp_port=self.smtp.port,
+            # a quick ladder: a sandbox shows retries in seconds, not hours
+            job_backoff_base_seconds=0.5,
+            job_backoff_max_seconds=10.0,
+            outbox_poll_seconds=1.0,
         )
         service = await serve_asgi(create_app(self.settings, migrate_on_start=False),
                                    port=_port_or_free(self._ports["service"]))
         self._servers.append(service)
         self.service_url = service.url
+        self.settings = msgspec.structs.replace(self.settings, portal_url=f"{self.service_url}/portal/me")
+        self.sumsub.configure_webhook(f"{self.service_url}/webhooks/sumsub")
 
         self._worker = build_worker(self.settings, self.database_url)
         await self._worker.queue.connect()
@@ -134,6 +167,9 @@ class Sandbox:
         for server in reversed(self._servers):
             await server.stop()
         self._servers.clear()
+        if self.smtp.running:
+            await self.smtp.stop()
+        await self.sumsub.aclose()
         await self.clock.stop()
 
     # facts
@@ -153,6 +189,13 @@ class Sandbox:
             "OPERATOR_USERNAME": kc.operator_username,
             "OPERATOR_PASSWORD": kc.operator_password,
             "PORTAL_CLIENT_ID": kc.portal_client_id,
+            "SUMSUB_URL": self.sumsub_url,
+            "SUMSUB_APP_TOKEN": self.sumsub.app_token,
+            "SUMSUB_SECRET_KEY": self.sumsub.secret_key,
+            "SUMSUB_WEBHOOK_SECRET": self.sumsub.webhook_secret,
+            "SMTP_HOST": self.smtp.host,
+            "SMTP_PORT": str(self.smtp.port),
+            "SMTP_API_URL": self.smtp_api_url,
         }
         if self._queue_url:
             env["QUEUE_URL"] = self._queue_url

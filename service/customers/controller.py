@@ -12,7 +12,8 @@ from service.auth.permissions import Permission
 from service.customers import repository
 from service.customers.domain import StatusFilter, normalize_email, normalize_telegram_id
 from service.customers.schemas import CustomerCreate, CustomerPage, CustomerView
-from service.customers.views import customer_view
+from service.customers.views import customer_view, provisioning_of
+from service.db.models import OutboxRecord
 from service.dependencies import AppSettings, Sessions
 from service.problems import Problem
 
@@ -35,7 +36,7 @@ class CustomerController(Controller):
         async with sessions.begin() as session:
             record = await repository.insert_customer(session, email=email, customer_type=data.customer_type,
                                                       telegram_id=telegram_id)
-            return customer_view(record)
+            return customer_view(record, {})
 
     @get("/", guards=[requires(Permission.CUSTOMER_READ)], summary="List customers")
     async def list_customers(
@@ -66,7 +67,8 @@ class CustomerController(Controller):
     async def get_customer(self, customer_id: CustomerReference,
                            sessions: Sessions) -> CustomerView:
         async with sessions() as session:
-            return customer_view(await repository.find_customer(session, customer_id))
+            record = await repository.find_customer(session, customer_id)
+            return customer_view(record, await provisioning_of(session, record.id))
 
     @post("/{customer_id:str}/deactivate", guards=[requires(Permission.CUSTOMER_UPDATE)], status_code=200,
           summary="Deactivate (suspend) a customer")
@@ -74,5 +76,8 @@ class CustomerController(Controller):
                                   sessions: Sessions) -> CustomerView:
         async with sessions.begin() as session:
             record = await repository.find_customer(session, customer_id, for_update=True)
-            await repository.suspend_customer(session, record)
-            return customer_view(record)
+            if await repository.suspend_customer(session, record):
+                # disabling the login and freezing the account are jobs, driven by this event
+                session.add(OutboxRecord(customer_id=record.id, event_type="CustomerDeactivated",
+                                         payload={"customer_id": str(record.id), "activity_status": "suspended"}))
+            return customer_view(record, await provisioning_of(session, record.id))

@@ -10,7 +10,7 @@ import msgspec
 
 from service.customers.domain import CustomerType
 
-__all__ = ["CustomerCreate", "CustomerPage", "CustomerView", "KycDetails"]
+__all__ = ["CustomerCreate", "CustomerPage", "CustomerView", "KycDetails", "ProvisioningStepView"]
 
 
 class CustomerCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -28,6 +28,13 @@ class KycDetails(msgspec.Struct):
     client_comment: str | None
 
 
+class ProvisioningStepView(msgspec.Struct):
+    status: str
+    attempts: int
+    last_error: str | None
+    updated_at: datetime
+
+
 class CustomerView(msgspec.Struct):
     id: UUID
     public_id: str
@@ -41,6 +48,7 @@ class CustomerView(msgspec.Struct):
     applicant_id: str | None
     eligible_for_credit_facility: bool
     kyc: KycDetails
+    provisioning: dict[str, ProvisioningStepView] | None
     created_at: datetime
     updated_at: datetime
 

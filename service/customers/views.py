@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from service.customers.domain import ActivityStatus, CustomerType, VerificationStatus
-from service.customers.schemas import CustomerView, KycDetails
-from service.db.models import CustomerRecord
+from service.customers.schemas import CustomerView, KycDetails, ProvisioningStepView
+from service.db.models import CustomerRecord, ProvisioningStepRecord
 
-__all__ = ["customer_view"]
+__all__ = ["customer_view", "provisioning_of"]
 
 
-def customer_view(record: CustomerRecord) -> CustomerView:
+async def provisioning_of(session: AsyncSession, customer_id: uuid.UUID) -> dict[str, ProvisioningStepView]:
+    rows = (await session.scalars(select(ProvisioningStepRecord)
+                                  .where(ProvisioningStepRecord.customer_id == customer_id))).all()
+    return {r.step: ProvisioningStepView(status=r.status, attempts=r.attempts, last_error=r.last_error,
+                                         updated_at=r.updated_at) for r in rows}
+
+
+def customer_view(record: CustomerRecord,
+                  provisioning: dict[str, ProvisioningStepView] | None = None) -> CustomerView:
+    """``provisioning`` is left out of lists (None), shown on a single customer."""
     return CustomerView(
         id=record.id,
         public_id=record.public_id,
@@ -21,9 +35,10 @@ def customer_view(record: CustomerRecord) -> CustomerView:
         kyc_level=record.kyc_level,
         activity_status=record.activity_status,
         applicant_id=record.applicant_id,
-        # verified and active; the open deposit account joins this rule when accounts exist
+        # verified and active; an active customer has an open deposit account (activation needs one)
         eligible_for_credit_facility=(record.verification_status == VerificationStatus.VERIFIED.value
                                       and record.activity_status == ActivityStatus.ACTIVE.value),
+        provisioning=provisioning,
         kyc=KycDetails(
             started_at=record.kyc_started_at,
             reviewed_at=record.kyc_reviewed_at,

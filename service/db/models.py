@@ -9,8 +9,10 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     DateTime,
+    ForeignKey,
     Index,
     MetaData,
+    PrimaryKeyConstraint,
     Sequence,
     String,
     Text,
@@ -28,7 +30,15 @@ from service.customers.domain import (
     VerificationStatus,
 )
 
-__all__ = ["AuditRecord", "Base", "CustomerRecord", "KycCallbackRecord", "OutboxRecord", "public_id_sequence"]
+__all__ = [
+    "AuditRecord",
+    "Base",
+    "CustomerRecord",
+    "KycCallbackRecord",
+    "OutboxRecord",
+    "ProvisioningStepRecord",
+    "public_id_sequence",
+]
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -149,8 +159,32 @@ class OutboxRecord(Base):
     event_type: Mapped[str] = mapped_column(String(64), nullable=False)
     payload: Mapped[dict[str, object]] = mapped_column(JSONB, nullable=False)
     relayed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         Index("ix_outbox_unrelayed", "id", postgresql_where=text("relayed_at IS NULL")),
         Index("ix_outbox_customer_id", "customer_id", "id"),
+    )
+
+
+class ProvisioningStepRecord(Base):
+    """Where one provisioning step of one customer stands: what, how often tried, the last error."""
+
+    __tablename__ = "provisioning_steps"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("customers.id"), nullable=False)
+    step: Mapped[str] = mapped_column(String(32), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="pending")
+    attempts: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    external_ref: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now()
+    )
+
+    __table_args__ = (
+        PrimaryKeyConstraint("customer_id", "step", name="pk_provisioning_steps"),
+        CheckConstraint("status IN ('pending', 'done', 'failed')", name="status"),
+        CheckConstraint("step IN ('keycloak_user', 'welcome_email', 'deposit_account', 'keycloak_disabled', "
+                        "'deposit_frozen')", name="step"),
     )

@@ -1,0 +1,101 @@
+"""HTTP edge of deposit accounts: read one, deposit into it, withdraw from it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import HeaderParameter, JSONBody
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.auth.guards import requires
+from service.auth.permissions import Permission
+from service.customers.controller import CustomerReference
+from service.customers.domain import ActivityStatus
+from service.customers.repository import find_customer
+from service.db.models import CustomerRecord
+from service.dependencies import Sessions
+from service.ledger import repository
+from service.ledger.domain import (
+    AccountFrozen,
+    AccountNotFound,
+    IdempotencyKeyReused,
+    InsufficientFunds,
+    InvalidAmount,
+    validate_amount_cents,
+)
+from service.ledger.schemas import AmountRequest, DepositAccountView, PostedEntryView
+from service.ledger.views import deposit_account_view, posted_entry_view
+from service.problems import Problem, problem_response
+
+__all__ = ["DepositAccountController", "ledger_problem_handlers"]
+
+IdempotencyKey = Annotated[str | None, HeaderParameter(
+    header="Idempotency-Key", min_length=1, max_length=128,
+    description="repeating a request with the same key answers with the entry it posted, and posts nothing",
+)]
+
+
+def _problem(request: Request[Any, Any, Any], problem: Problem) -> Response[dict[str, Any]]:
+    return problem_response(request, problem)
+
+
+ledger_problem_handlers: dict[Any, Any] = {
+    AccountNotFound: lambda request, exc: _problem(request, Problem(404, "account_not_found", str(exc))),
+    AccountFrozen: lambda request, exc: _problem(request, Problem(409, "account_frozen", str(exc))),
+    InsufficientFunds: lambda request, exc: _problem(request, Problem(
+        409, "insufficient_funds", str(exc), balance_cents=exc.balance_cents, requested_cents=exc.requested_cents)),
+    IdempotencyKeyReused: lambda request, exc: _problem(request, Problem(409, "idempotency_key_reused", str(exc))),
+    InvalidAmount: lambda request, exc: _problem(request, Problem(422, "invalid_input", str(exc), field=exc.field)),
+}
+
+
+async def _amount_as_sent(data: AmountRequest, request: Request[Any, Any, Any]) -> int:
+    """Litestar converts request bodies leniently ("5" and 5.0 become 5); money is taken only as
+    sent, an integer, so the raw JSON value is checked too."""
+    raw = await request.json()  # already parsed for ``data``; this is the cached result
+    validate_amount_cents(raw.get("amount_cents") if isinstance(raw, dict) else None)
+    return data.amount_cents
+
+
+async def _active_customer(session: AsyncSession, reference: str) -> CustomerRecord:
+    customer = await find_customer(session, reference)
+    if customer.activity_status != ActivityStatus.ACTIVE.value:
+        raise Problem(409, "customer_not_active",
+                      f"customer {customer.public_id} is {customer.activity_status}, not active",
+                      activity_status=customer.activity_status)
+    return customer
+
+
+class DepositAccountController(Controller):
+    path = "/api/customers/{customer_id:str}"
+    tags = ["deposit accounts"]
+    exception_handlers = ledger_problem_handlers
+
+    @get("/account", guards=[requires(Permission.ACCOUNT_READ)], summary="Get a customer's deposit account")
+    async def get_deposit_account(self, customer_id: CustomerReference, sessions: Sessions) -> DepositAccountView:
+        async with sessions() as session:
+            customer = await find_customer(session, customer_id)
+            return deposit_account_view(await repository.deposit_account(session, customer.id))
+
+    @post("/deposits", guards=[requires(Permission.DEPOSIT_CREATE)], status_code=201,
+          summary="Deposit into a customer's account")
+    async def create_deposit(self, customer_id: CustomerReference, data: JSONBody[AmountRequest],
+                             request: Request[Any, Any, Any], sessions: Sessions,
+                             idempotency_key: IdempotencyKey = None) -> PostedEntryView:
+        amount_cents = await _amount_as_sent(data, request)
+        async with sessions.begin() as session:
+            customer = await _active_customer(session, customer_id)
+            posted = await repository.record_deposit(session, customer.id, amount_cents, idempotency_key)
+        return posted_entry_view(posted)
+
+    @post("/withdrawals", guards=[requires(Permission.WITHDRAWAL_CREATE)], status_code=201,
+          summary="Withdraw from a customer's account; 409 when it would overdraw, and nothing is written")
+    async def create_withdrawal(self, customer_id: CustomerReference, data: JSONBody[AmountRequest],
+                                request: Request[Any, Any, Any], sessions: Sessions,
+                                idempotency_key: IdempotencyKey = None) -> PostedEntryView:
+        amount_cents = await _amount_as_sent(data, request)
+        async with sessions.begin() as session:
+            customer = await _active_customer(session, customer_id)
+            posted = await repository.record_withdrawal(session, customer.id, amount_cents, idempotency_key)
+        return posted_entry_view(posted)

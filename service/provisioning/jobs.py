@@ -1,0 +1,215 @@
+"""Provisioning as jobs. Two hops: an outbox event becomes command jobs; each command job makes one
+external change, safe to repeat, and records its step. Retries, backoff and timeouts are set here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from saq import Queue
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service.customers.domain import ActivityStatus, CustomerType, KycStatus
+from service.db.models import CustomerRecord, OutboxRecord
+from service.ledger.domain import AccountNotFound
+from service.ledger.repository import freeze_deposit_account, open_deposit_account
+from service.provisioning.directory import CustomerDirectory
+from service.provisioning.steps import (
+    Step,
+    activate_when_provisioned,
+    mark_attempt,
+    mark_done,
+    mark_pending,
+    step_state,
+)
+from service.provisioning.welcome_email import compose_welcome_email, new_temporary_password, send_email
+from service.settings import Settings
+
+__all__ = ["CUSTOMER_DEACTIVATED", "PROVISIONING_JOBS", "enqueue_outbox_event", "handle_outbox_event"]
+
+log = structlog.get_logger(__name__)
+
+CUSTOMER_DEACTIVATED = "CustomerDeactivated"
+CUSTOMER_KYC_UPDATED = "CustomerKycUpdated"
+
+
+def _job_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "timeout": settings.job_timeout_seconds,
+        "retries": settings.job_max_attempts,
+        "retry_delay": settings.job_backoff_base_seconds,
+        "retry_backoff": settings.job_backoff_max_seconds,
+    }
+
+
+async def enqueue_outbox_event(queue: Queue, settings: Settings, outbox_id: int) -> None:
+    """The outbox id is the job key: relaying the same row twice enqueues one job."""
+    await queue.enqueue("handle_outbox_event", key=f"outbox:{outbox_id}", outbox_id=outbox_id, **_job_options(settings))
+
+
+async def _enqueue_step(queue: Queue, settings: Settings, step: Step, customer_id: uuid.UUID, cause: int) -> None:
+    await queue.enqueue(
+        f"run_{step.value}",
+        key=f"{step.value}:{customer_id}:{cause}",
+        customer_id=str(customer_id),
+        **_job_options(settings),
+    )
+
+
+def _commands(event: OutboxRecord) -> list[Step]:
+    payload = event.payload
+    if payload.get("activity_status") == ActivityStatus.SUSPENDED.value or event.event_type == CUSTOMER_DEACTIVATED:
+        return [Step.KEYCLOAK_DISABLED, Step.DEPOSIT_FROZEN]
+    if event.event_type == CUSTOMER_KYC_UPDATED and payload.get("kyc_status") == KycStatus.APPROVED.value:
+        return [Step.KEYCLOAK_USER, Step.DEPOSIT_ACCOUNT]
+    return []
+
+
+async def handle_outbox_event(ctx: dict[str, Any], *, outbox_id: int) -> int:
+    """Turn this event, and any earlier unhandled one of the same customer, into command jobs, in order."""
+    sessions: async_sessionmaker[AsyncSession] = ctx["sessions"]
+    settings: Settings = ctx["settings"]
+    queue: Queue = ctx["worker"].queue
+    async with sessions.begin() as session:
+        event = await session.get(OutboxRecord, outbox_id)
+        if event is None or event.handled_at is not None:
+            return 0
+        # the customer's row lock orders the handling of one customer's events across workers
+        await session.execute(select(CustomerRecord.id).where(CustomerRecord.id == event.customer_id).with_for_update())
+        pending = (
+            await session.scalars(
+                select(OutboxRecord)
+                .where(
+                    OutboxRecord.customer_id == event.customer_id,
+                    OutboxRecord.id <= outbox_id,
+                    OutboxRecord.handled_at.is_(None),
+                )
+                .order_by(OutboxRecord.id)
+            )
+        ).all()
+        for earlier in pending:
+            for step in _commands(earlier):
+                await mark_pending(session, earlier.customer_id, step)
+                # enqueued before the commit: a failed commit retries this job, and the keys dedupe
+                await _enqueue_step(queue, settings, step, earlier.customer_id, earlier.id)
+            earlier.handled_at = datetime.now(UTC)
+        log.info("outbox.handled", customer_id=str(event.customer_id), events=len(pending))
+        return len(pending)
+
+
+@dataclass(frozen=True)
+class StepContext:
+    sessions: async_sessionmaker[AsyncSession]
+    settings: Settings
+    queue: Queue
+    customer: CustomerRecord
+
+
+StepAction = Callable[[StepContext], Awaitable[str | None]]
+# the welcome email carries a password set on the Keycloak user: it can only follow that user
+FOLLOW_UPS = {Step.KEYCLOAK_USER: Step.WELCOME_EMAIL}
+
+
+async def _run_step(ctx: dict[str, Any], customer_id: str, step: Step, action: StepAction) -> str:
+    """Run one command unless it is done; record success or the failed attempt on the step."""
+    sessions: async_sessionmaker[AsyncSession] = ctx["sessions"]
+    key = uuid.UUID(customer_id)
+    async with sessions() as session:
+        state = await step_state(session, key, step)
+        customer = await session.get(CustomerRecord, key)
+    if state is not None and state.status == "done":
+        return "already done"
+    if customer is None:
+        return "no such customer"
+    try:
+        external_ref = await action(StepContext(sessions, ctx["settings"], ctx["worker"].queue, customer))
+        async with sessions.begin() as session:
+            await mark_done(session, key, step, external_ref)
+            if step in FOLLOW_UPS:
+                await mark_pending(session, key, FOLLOW_UPS[step])
+            activated = await activate_when_provisioned(session, key)
+        if step in FOLLOW_UPS:
+            await _enqueue_step(ctx["worker"].queue, ctx["settings"], FOLLOW_UPS[step], key, 0)
+    except Exception as exc:
+        job = ctx.get("job")
+        final = job is None or not job.retryable
+        async with sessions.begin() as session:
+            await mark_attempt(session, key, step, f"{type(exc).__name__}: {exc}", final=final)
+        log.warning(
+            "provisioning.step_failed", customer_id=customer_id, step=step.value, final=final, error=type(exc).__name__
+        )
+        raise
+    log.info("provisioning.step_done", customer_id=customer_id, step=step.value, activated=activated)
+    return "done"
+
+
+def _suspended(customer: CustomerRecord) -> bool:
+    return customer.activity_status == ActivityStatus.SUSPENDED.value
+
+
+async def _keycloak_user(step: StepContext) -> str | None:
+    if _suspended(step.customer):
+        raise RuntimeError("customer is suspended: no login is made")
+    login = await CustomerDirectory(step.settings).ensure_login(str(step.customer.id), step.customer.email)
+    return login.user_id
+
+
+async def _welcome_email(step: StepContext) -> str | None:
+    async with step.sessions() as session:
+        login = await step_state(session, step.customer.id, Step.KEYCLOAK_USER)
+    if login is None or login.status != "done" or not login.external_ref:
+        raise RuntimeError("the customer's Keycloak user is not made yet")
+    password = new_temporary_password()
+    await CustomerDirectory(step.settings).set_temporary_password(login.external_ref, password)
+    message = compose_welcome_email(
+        sender=step.settings.smtp_sender,
+        to=step.customer.email,
+        username=step.customer.email,
+        password=password,
+        portal_url=step.settings.portal_url,
+    )
+    await send_email(step.settings, message)
+    return str(message["Message-ID"])
+
+
+async def _deposit_account(step: StepContext) -> str | None:
+    async with step.sessions.begin() as session:
+        account = await open_deposit_account(session, step.customer.id, CustomerType(step.customer.customer_type))
+    return str(account.id)
+
+
+async def _keycloak_disabled(step: StepContext) -> str | None:
+    return await CustomerDirectory(step.settings).disable_login(str(step.customer.id))
+
+
+async def _deposit_frozen(step: StepContext) -> str | None:
+    try:
+        async with step.sessions.begin() as session:
+            await freeze_deposit_account(session, step.customer.id)
+    except AccountNotFound:
+        return None  # nothing to freeze
+    return "frozen"
+
+
+def _job(step: Step, action: StepAction) -> Callable[..., Awaitable[str]]:
+    async def job(ctx: dict[str, Any], *, customer_id: str) -> str:
+        return await _run_step(ctx, customer_id, step, action)
+
+    job.__name__ = job.__qualname__ = f"run_{step.value}"
+    return job
+
+
+PROVISIONING_JOBS = [
+    handle_outbox_event,
+    _job(Step.KEYCLOAK_USER, _keycloak_user),
+    _job(Step.WELCOME_EMAIL, _welcome_email),
+    _job(Step.DEPOSIT_ACCOUNT, _deposit_account),
+    _job(Step.KEYCLOAK_DISABLED, _keycloak_disabled),
+    _job(Step.DEPOSIT_FROZEN, _deposit_frozen),
+]

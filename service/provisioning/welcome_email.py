@@ -1,0 +1,68 @@
+"""The welcome email: username, a temporary password to change at first login, the portal address.
+
+The password exists only in memory and in the sent message: it is never stored, queued or logged.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from email.message import EmailMessage
+from email.utils import make_msgid
+from html import escape
+
+import aiosmtplib
+
+from service.settings import Settings
+
+__all__ = ["compose_welcome_email", "new_temporary_password", "send_email"]
+
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_temporary_password(length: int = 16) -> str:
+    """Letters and digits only, with at least one of each kind, so it survives any mail client."""
+    while True:
+        password = "".join(secrets.choice(_ALPHABET) for _ in range(length))
+        if (
+            any(c.islower() for c in password)
+            and any(c.isupper() for c in password)
+            and any(c.isdigit() for c in password)
+        ):
+            return password
+
+
+def compose_welcome_email(*, sender: str, to: str, username: str, password: str, portal_url: str) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = "Welcome: your account is ready"
+    message["From"] = sender
+    message["To"] = to
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    message.set_content(
+        "Your identity has been verified and your account is ready.\n\n"
+        f"Portal: {portal_url}\n"
+        f"Username: {username}\n"
+        f"Temporary password: {password}\n\n"
+        "You will be asked to choose a new password when you first log in.\n"
+    )
+    message.add_alternative(
+        "<html><body><p>Your identity has been verified and your account is ready.</p>"
+        f'<p>Portal: <a href="{escape(portal_url)}">{escape(portal_url)}</a><br>'
+        f"Username: <b>{escape(username)}</b><br>Temporary password: <code>{escape(password)}</code></p>"
+        "<p>You will be asked to choose a new password when you first log in.</p></body></html>",
+        subtype="html",
+    )
+    return message
+
+
+async def send_email(settings: Settings, message: EmailMessage) -> None:
+    await aiosmtplib.send(
+        message,
+        hostname=settings.smtp_host,
+        port=settings.smtp_port,
+        timeout=settings.smtp_timeout_seconds,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        start_tls=False,
+        use_tls=False,
+    )
