@@ -24,7 +24,9 @@ from service.health import live, ready
 from service.kyc.controller import KycController
 from service.kyc.sumsub import SumsubClient
 from service.kyc.webhook import sumsub_webhook
+from service.ledger.controller import DepositAccountController
 from service.logging import configure_logging, request_id_middleware
+from service.portal import portal_me
 from service.problems import Problem, exception_handlers, problem_response
 from service.queue import create_queue, queue_backend
 from service.settings import Settings, load_settings
@@ -85,7 +87,8 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool | Non
             await engine.dispose()
 
     return Litestar(
-        route_handlers=[CustomerController, KycController, sumsub_webhook, live, ready],
+        route_handlers=[CustomerController, KycController, DepositAccountController, sumsub_webhook, portal_me, live,
+                        ready],
         lifespan=[lifespan],
         dependencies=dependencies(settings),
         exception_handlers={**exception_handlers, **_domain_problems()},
@@ -102,4 +105,5 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool | Non
             security=[{"operator": []}],
         ),
         debug=False,
+        logging_config=None,  # structlog, configured above, owns the output
     )

@@ -14,6 +14,7 @@ from saq import Queue, Worker
 from service.db.engine import create_engine, resolve_database_url, session_factory
 from service.kyc.jobs import kyc_cron_jobs, process_kyc_callback
 from service.outbox import OutboxRelay
+from service.provisioning.directory import CustomerDirectory
 from service.provisioning.jobs import PROVISIONING_JOBS
 from service.queue import create_queue
 from service.settings import Settings
@@ -35,12 +36,16 @@ def build_worker(settings: Settings, database_url: str, *, concurrency: int = 10
     async def startup(ctx: dict[str, Any]) -> None:
         ctx["settings"] = settings
         ctx["sessions"] = session_factory(engine)
+        # the context given here is shared by every job of this process; each job gets a copy of it
+        ctx["directory"] = CustomerDirectory(settings) if settings.keycloak_client_secret else None
         ctx["relay"] = OutboxRelay(ctx["sessions"], queue, settings, database_url)
         ctx["relay"].start()
         log.info("worker.started", queue=queue.name)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         await ctx["relay"].stop()
+        if ctx.get("directory") is not None:
+            await ctx["directory"].aclose()
         await engine.dispose()
 
     return Worker(

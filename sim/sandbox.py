@@ -64,7 +64,8 @@ class Sandbox:
     """
 
     def __init__(self, *, seed: int = 0, database_url: str | None = None, queue_url: str | None = None,
-                 ports: dict[str, int] | None = None, database_name: str = EMBEDDED_DATABASE) -> None:
+                 ports: dict[str, int] | None = None, database_name: str = EMBEDDED_DATABASE,
+                 queue_name: str = "onboarding") -> None:
         self.seed = Seed(seed)
         # The service checks token lifetimes against the wall clock: the sandbox's clock follows it.
         self.clock = VirtualClock.wall()
@@ -78,6 +79,7 @@ class Sandbox:
         self._database_url = database_url or os.environ.get("DATABASE_URL")
         self._queue_url = queue_url or os.environ.get("QUEUE_URL")
         self._database_name = database_name
+        self._queue_name = queue_name
         self._ports = {**DEFAULT_PORTS, **(ports or {})}
         self.smtp = SmtpFake(self.clock, self.seed, port=_port_or_free(self._ports["smtp"]))
         self._servers: list[RunningServer] = []
@@ -129,6 +131,7 @@ class Sandbox:
             {},
             database_url=self.database_url,
             queue_url=self._queue_url,
+            queue_name=self._queue_name,
             keycloak_url=self.keycloak_url,
             keycloak_admin_realm=self.keycloak.admin_realm,
             keycloak_customer_realm=self.keycloak.customer_realm,

@@ -17,7 +17,8 @@ from service.auth.permissions import Permission, RolePermissions
 from service.auth.tokens import InvalidToken, TokenVerifier, VerifiedToken
 from service.problems import Problem
 
-__all__ = ["ANONYMOUS", "Guard", "bearer_token", "current_operator", "requires"]
+__all__ = ["ANONYMOUS", "CUSTOMER_SELF", "Guard", "bearer_token", "current_customer", "current_operator",
+           "requires", "requires_customer"]
 
 log = structlog.get_logger(__name__)
 
@@ -72,6 +73,41 @@ def requires(permission: Permission) -> Guard:
 
     guard.permission = permission  # type: ignore[attr-defined]  # read by the route audit test
     return guard
+
+
+CUSTOMER_SELF = "CUSTOMER_SELF"
+
+
+def requires_customer() -> Guard:
+    """A token from the customer realm: the customer acts on their own data only."""
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        state = connection.app.state
+        verifier: TokenVerifier = state.customer_tokens
+        request_id = connection.scope.get("state", {}).get("request_id")
+        token = bearer_token(connection)
+        subject, reason = ANONYMOUS, None
+        try:
+            if token is None:
+                reason = "no bearer token"
+            else:
+                customer = await verifier.verify(token)
+                subject = customer.username or customer.subject
+        except InvalidToken as exc:
+            reason = str(exc)
+        await record_decision(state.sessions, subject=subject, action=CUSTOMER_SELF, object=connection.url.path,
+                              decision="denied" if reason else "allowed", reason=reason, request_id=request_id)
+        if reason:
+            raise Problem(401, "unauthenticated", f"a bearer token from the customers' realm is required: {reason}",
+                          headers={"WWW-Authenticate": 'Bearer realm="customers", error="invalid_token"'})
+        connection.scope.setdefault("state", {})["customer"] = customer
+
+    guard.permission = CUSTOMER_SELF  # type: ignore[attr-defined]
+    return guard
+
+
+def current_customer(connection: ASGIConnection[Any, Any, Any, Any]) -> VerifiedToken:
+    return connection.scope["state"]["customer"]  # type: ignore[no-any-return]
 
 
 def current_operator(connection: ASGIConnection[Any, Any, Any, Any]) -> VerifiedToken:

@@ -37,15 +37,19 @@ class CustomerDirectory:
     def __init__(self, settings: Settings) -> None:
         if not settings.keycloak_client_secret:
             raise DirectoryError("KEYCLOAK_CLIENT_SECRET is not set")
-        self._admin = KeycloakAdmin(
-            connection=KeycloakOpenIDConnection(
-                server_url=settings.keycloak_url,
-                realm_name=settings.keycloak_customer_realm,
-                client_id=settings.keycloak_client_id,
-                client_secret_key=settings.keycloak_client_secret,
-                timeout=settings.keycloak_timeout_seconds,
-            )
+        self._connection = KeycloakOpenIDConnection(
+            server_url=settings.keycloak_url,
+            realm_name=settings.keycloak_customer_realm,
+            client_id=settings.keycloak_client_id,
+            client_secret_key=settings.keycloak_client_secret,
+            timeout=settings.keycloak_timeout_seconds,
         )
+        self._admin = KeycloakAdmin(connection=self._connection)
+
+    async def aclose(self) -> None:
+        # python-keycloak builds two httpx clients: the connection's and its token client's
+        await self._connection.keycloak_openid.connection.aclose()
+        await self._connection.aclose()
 
     async def _find(self, customer_id: str) -> dict[str, object] | None:
         users = await self._admin.a_get_users({"q": f"{CUSTOMER_ID_ATTRIBUTE}:{customer_id}", "max": 2})

@@ -19,7 +19,7 @@ from service.customers.domain import ActivityStatus, CustomerType, KycStatus
 from service.db.models import CustomerRecord, OutboxRecord
 from service.ledger.domain import AccountNotFound
 from service.ledger.repository import freeze_deposit_account, open_deposit_account
-from service.provisioning.directory import CustomerDirectory
+from service.provisioning.directory import CustomerDirectory, DirectoryError
 from service.provisioning.steps import (
     Step,
     activate_when_provisioned,
@@ -109,6 +109,15 @@ class StepContext:
     settings: Settings
     queue: Queue
     customer: CustomerRecord
+    worker_ctx: dict[str, Any]
+
+    @property
+    def directory(self) -> CustomerDirectory:
+        """One Keycloak connection per worker process, made at its start (so its token is reused)."""
+        directory = self.worker_ctx.get("directory")
+        if directory is None:
+            raise DirectoryError("no Keycloak service account: set KEYCLOAK_CLIENT_ID and KEYCLOAK_CLIENT_SECRET")
+        return directory  # type: ignore[no-any-return]
 
 
 StepAction = Callable[[StepContext], Awaitable[str | None]]
@@ -128,7 +137,7 @@ async def _run_step(ctx: dict[str, Any], customer_id: str, step: Step, action: S
     if customer is None:
         return "no such customer"
     try:
-        external_ref = await action(StepContext(sessions, ctx["settings"], ctx["worker"].queue, customer))
+        external_ref = await action(StepContext(sessions, ctx["settings"], ctx["worker"].queue, customer, ctx))
         async with sessions.begin() as session:
             await mark_done(session, key, step, external_ref)
             if step in FOLLOW_UPS:
@@ -156,7 +165,7 @@ def _suspended(customer: CustomerRecord) -> bool:
 async def _keycloak_user(step: StepContext) -> str | None:
     if _suspended(step.customer):
         raise RuntimeError("customer is suspended: no login is made")
-    login = await CustomerDirectory(step.settings).ensure_login(str(step.customer.id), step.customer.email)
+    login = await step.directory.ensure_login(str(step.customer.id), step.customer.email)
     return login.user_id
 
 
@@ -166,7 +175,7 @@ async def _welcome_email(step: StepContext) -> str | None:
     if login is None or login.status != "done" or not login.external_ref:
         raise RuntimeError("the customer's Keycloak user is not made yet")
     password = new_temporary_password()
-    await CustomerDirectory(step.settings).set_temporary_password(login.external_ref, password)
+    await step.directory.set_temporary_password(login.external_ref, password)
     message = compose_welcome_email(
         sender=step.settings.smtp_sender,
         to=step.customer.email,
@@ -185,7 +194,7 @@ async def _deposit_account(step: StepContext) -> str | None:
 
 
 async def _keycloak_disabled(step: StepContext) -> str | None:
-    return await CustomerDirectory(step.settings).disable_login(str(step.customer.id))
+    return await step.directory.disable_login(str(step.customer.id))
 
 
 async def _deposit_frozen(step: StepContext) -> str | None:
