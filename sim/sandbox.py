@@ -65,7 +65,7 @@ class Sandbox:
 
     def __init__(self, *, seed: int = 0, database_url: str | None = None, queue_url: str | None = None,
                  ports: dict[str, int] | None = None, database_name: str = EMBEDDED_DATABASE,
-                 queue_name: str = "onboarding") -> None:
+                 queue_name: str = "onboarding", run_service: bool = True) -> None:
         self.seed = Seed(seed)
         # The service checks token lifetimes against the wall clock: the sandbox's clock follows it.
         self.clock = VirtualClock.wall()
@@ -80,6 +80,7 @@ class Sandbox:
         self._queue_url = queue_url or os.environ.get("QUEUE_URL")
         self._database_name = database_name
         self._queue_name = queue_name
+        self._run_service = run_service
         self._ports = {**DEFAULT_PORTS, **(ports or {})}
         self.smtp = SmtpFake(self.clock, self.seed, port=_port_or_free(self._ports["smtp"]))
         self._servers: list[RunningServer] = []
@@ -148,16 +149,32 @@ class Sandbox:
             job_backoff_max_seconds=10.0,
             outbox_poll_seconds=1.0,
         )
+        if not self._run_service:
+            return  # the caller runs the service (in processes of its own) and calls attach_service
         service = await serve_asgi(create_app(self.settings, migrate_on_start=False),
                                    port=_port_or_free(self._ports["service"]))
         self._servers.append(service)
-        self.service_url = service.url
-        self.settings = msgspec.structs.replace(self.settings, portal_url=f"{self.service_url}/portal/me")
-        self.sumsub.configure_webhook(f"{self.service_url}/webhooks/sumsub")
-
+        self.attach_service(service.url)
         self._worker = build_worker(self.settings, self.database_url)
         await self._worker.queue.connect()
         self._worker_task = asyncio.create_task(self._worker.start(), name="sandbox-worker")
+
+    def attach_service(self, service_url: str) -> None:
+        """Point the fakes at the service (Sumsub's webhooks) and the service's links at itself."""
+        assert self.settings is not None
+        self.service_url = service_url
+        self.settings = msgspec.structs.replace(self.settings, portal_url=f"{service_url}/portal/me")
+        self.sumsub.configure_webhook(f"{service_url}/webhooks/sumsub")
+
+    def service_environment(self) -> dict[str, str]:
+        """The service's settings as environment variables, for API and worker processes of its own."""
+        assert self.settings is not None
+        env: dict[str, str] = {}
+        for name, value in msgspec.structs.asdict(self.settings).items():
+            if value is None:
+                continue
+            env[name.upper()] = msgspec.json.encode(value).decode() if isinstance(value, dict) else str(value)
+        return env
 
     async def stop(self) -> None:
         if self._worker is not None:
