@@ -31,7 +31,7 @@ from service.problems import Problem, problem_response
 __all__ = ["DepositAccountController", "ledger_problem_handlers"]
 
 IdempotencyKey = Annotated[str | None, HeaderParameter(
-    header="Idempotency-Key", min_length=1, max_length=128,
+    name="Idempotency-Key", min_length=1, max_length=128,
     description="repeating a request with the same key answers with the entry it posted, and posts nothing",
 )]
 

@@ -239,13 +239,14 @@ async def _record(session: AsyncSession, customer_id: uuid.UUID, kind: EntryKind
         if constraint == _FROZEN:
             raise AccountFrozen(account.id) from exc
         raise
-    if entry is None:
-        # a concurrent request with the same key committed first
-        replay = await _replay(session, idempotency_key or "", account.id, kind, amount)
-        if replay is None:
-            raise IdempotencyKeyReused(idempotency_key or "")
-        return replay
-    return PostedEntry(account.id, entry, entry.balance_after_cents, replayed=False)
+    if entry is not None:
+        return PostedEntry(account.id, entry, entry.balance_after_cents, replayed=False)
+    # the key was taken by a concurrent request, which has committed (the insert waited for it)
+    assert idempotency_key is not None  # without a key there is no conflict to lose
+    replay = await _replay(session, idempotency_key, account.id, kind, amount)
+    if replay is None:
+        raise IdempotencyKeyReused(idempotency_key)
+    return replay
 
 
 async def _post(session: AsyncSession, kind: EntryKind, postings: Sequence[Posting], account_id: uuid.UUID,

@@ -25,12 +25,20 @@ ENDPOINTS = [
     ("GET", "/api/customers", "CUSTOMER_READ"),
     ("GET", f"/api/customers/{SOME_ID}", "CUSTOMER_READ"),
     ("POST", f"/api/customers/{SOME_ID}/deactivate", "CUSTOMER_UPDATE"),
+    ("POST", f"/api/customers/{SOME_ID}/kyc-link", "CUSTOMER_UPDATE"),
+    ("GET", f"/api/customers/{SOME_ID}/kyc/callbacks", "CUSTOMER_READ"),
+    ("GET", "/api/kyc/callbacks", "CUSTOMER_READ"),
+    ("GET", f"/api/customers/{SOME_ID}/account", "ACCOUNT_READ"),
+    ("POST", f"/api/customers/{SOME_ID}/deposits", "DEPOSIT_CREATE"),
+    ("POST", f"/api/customers/{SOME_ID}/withdrawals", "WITHDRAWAL_CREATE"),
 ]
 ENDPOINT_IDS = [f"{method} {path}" for method, path, _ in ENDPOINTS]
 
 
 async def call(api: Client, method: str, path: str, headers: dict[str, str]) -> httpx.Response:
-    body = {"email": f"auth.{uuid.uuid4().hex[:8]}@example.com", "customer_type": "individual"}
+    body: dict[str, Any] = {"email": f"auth.{uuid.uuid4().hex[:8]}@example.com", "customer_type": "individual"}
+    if path.endswith(("/deposits", "/withdrawals")):
+        body = {"amount_cents": 100}
     return await api.request(method, path, headers=headers, json=body if method == "POST" else None)
 
 

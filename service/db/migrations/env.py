@@ -9,6 +9,7 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+import service.ledger.models  # noqa: F401 - registers the ledger tables on the metadata
 from service.db.models import Base
 
 target_metadata = Base.metadata
