@@ -80,6 +80,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     job_backoff_base_seconds: float = 1.0
     job_backoff_max_seconds: float = 3600.0
     job_timeout_seconds: int = 30
+    # how often a worker looks for jobs whose worker died (past their timeout) to run them again
+    worker_sweep_seconds: int = 10
     outbox_poll_seconds: float = 5.0
     keycloak_timeout_seconds: int = 10
     smtp_timeout_seconds: float = 10.0

@@ -54,6 +54,7 @@ def build_worker(settings: Settings, database_url: str, *, concurrency: int = 10
         cron_jobs=kyc_cron_jobs(),
         concurrency=concurrency,
         startup=startup,
+        timers={"sweep": settings.worker_sweep_seconds},
         shutdown=shutdown,
     )
 
