@@ -54,17 +54,26 @@ class RequestJournal:
                 return
             at = self.clock.time()
             status: int | None = None
+            recorded_already = False
+
+            def note() -> None:
+                nonlocal recorded_already
+                if not recorded_already:
+                    recorded_already = True
+                    query = scope.get("query_string", b"").decode("latin-1")
+                    self.entries.append(RecordedRequest(at, scope["method"], scope["path"], query, status))
 
             async def send_and_note(message: Message) -> None:
                 nonlocal status
                 if message["type"] == "http.response.start":
                     status = int(message["status"])
+                elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                    note()  # before the client can see the answer, so a caller never finds it missing
                 await send(message)
 
             try:
                 await app(scope, receive, send_and_note)
             finally:
-                query = scope.get("query_string", b"").decode("latin-1")
-                self.entries.append(RecordedRequest(at, scope["method"], scope["path"], query, status))
+                note()
 
         return recorded
