@@ -86,13 +86,12 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool | Non
             await http.aclose()
             await engine.dispose()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[CustomerController, KycController, DepositAccountController, sumsub_webhook, portal_me, live,
                         ready],
         lifespan=[lifespan],
         dependencies=dependencies(settings),
         exception_handlers={**exception_handlers, **_domain_problems()},
-        middleware=[request_id_middleware],
         openapi_config=OpenAPIConfig(
             title="Customer onboarding",
             version="0.1.0",
@@ -107,3 +106,6 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool | Non
         debug=False,
         logging_config=None,  # structlog, configured above, owns the output
     )
+    # outside routing, so that every answer, a 404 for an unknown path too, carries a request id
+    app.asgi_handler = request_id_middleware(app.asgi_handler)
+    return app

@@ -29,7 +29,10 @@ async def ping(ctx: dict[str, Any], *, token: str) -> str:
     return token
 
 
-def build_worker(settings: Settings, database_url: str, *, concurrency: int = 10) -> Worker:
+def build_worker(settings: Settings, database_url: str, *, concurrency: int = 10,
+                 handle_signals: bool = True) -> Worker:
+    """``handle_signals=False`` for a worker inside a host program (the sandbox, tests): the host
+    owns SIGINT and SIGTERM and stops the worker itself."""
     queue: Queue = create_queue(settings, database_url)
     engine = create_engine(database_url, settings.database_pool_size)
 
@@ -48,7 +51,7 @@ def build_worker(settings: Settings, database_url: str, *, concurrency: int = 10
             await ctx["directory"].aclose()
         await engine.dispose()
 
-    return Worker(
+    worker = Worker(
         queue,
         functions=[ping, process_kyc_callback, *PROVISIONING_JOBS],
         cron_jobs=kyc_cron_jobs(),
@@ -57,6 +60,9 @@ def build_worker(settings: Settings, database_url: str, *, concurrency: int = 10
         timers={"sweep": settings.worker_sweep_seconds},
         shutdown=shutdown,
     )
+    if not handle_signals:
+        worker.SIGNALS = []
+    return worker
 
 
 async def run_worker(settings: Settings) -> None:

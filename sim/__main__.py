@@ -14,6 +14,8 @@ from sim.sandbox import DEFAULT_PORTS, Sandbox
 
 async def up(args: argparse.Namespace) -> None:
     ports = {"service": args.port, "keycloak": args.keycloak_port}
+    if args.any_ports:
+        ports = dict.fromkeys(DEFAULT_PORTS, 0)
     async with Sandbox(seed=args.seed, ports=ports) as stack:
         if args.env_file:
             stack.write_env_file(Path(args.env_file))
@@ -43,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
                            help="the API's port when free (0: any)")
     up_parser.add_argument("--keycloak-port", type=int, default=DEFAULT_PORTS["keycloak"],
                            help="the Keycloak fake's port when free (0: any)")
+    up_parser.add_argument("--any-ports", action="store_true",
+                           help="let the system pick every port (several stacks on one machine)")
     args = parser.parse_args(argv)
     asyncio.run(up(args))
     return 0

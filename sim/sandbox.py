@@ -155,7 +155,7 @@ class Sandbox:
                                    port=_port_or_free(self._ports["service"]))
         self._servers.append(service)
         self.attach_service(service.url)
-        self._worker = build_worker(self.settings, self.database_url)
+        self._worker = build_worker(self.settings, self.database_url, handle_signals=False)
         await self._worker.queue.connect()
         self._worker_task = asyncio.create_task(self._worker.start(), name="sandbox-worker")
 

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import socket
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +46,14 @@ class RunningServer:
             await asyncio.wait_for(self.task, timeout=10)
 
 
+class EmbeddedServer(uvicorn.Server):
+    """uvicorn inside a host program: signals are the host's to handle, not each server's."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 def _config(app: Any) -> uvicorn.Config:
     return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="auto", timeout_graceful_shutdown=2)
 
@@ -53,7 +61,7 @@ def _config(app: Any) -> uvicorn.Config:
 async def serve_asgi(app: Any, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     """Start serving ``app``; returns once the socket accepts connections."""
     sock = bind_socket(host, port)
-    server = uvicorn.Server(_config(app))
+    server = EmbeddedServer(_config(app))
     task = asyncio.create_task(server.serve(sockets=[sock]), name=f"uvicorn:{sock.getsockname()[1]}")
     while not server.started:
         if task.done():
@@ -79,7 +87,7 @@ class ThreadedServer:
         self.host = host
         self._sock = bind_socket(host, port)
         self.port = int(self._sock.getsockname()[1])
-        self._server = uvicorn.Server(_config(app))
+        self._server = EmbeddedServer(_config(app))
         self._thread = threading.Thread(target=self._run, name=f"sim-server:{self.port}", daemon=True)
         self.loop: asyncio.AbstractEventLoop | None = None
 
