@@ -30,7 +30,7 @@ def _fingerprint(lock: Path) -> str:
 
 
 def setup(lock_name: str) -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs under any python3, to say which is needed
         sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}")
     lock = ROOT / lock_name
     marker = VENV / f".installed-{lock_name}"

@@ -9,6 +9,7 @@ runs: timers then fire by themselves as real seconds pass.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import time
@@ -122,10 +123,8 @@ class VirtualClock:
     async def stop(self) -> None:
         if self._runner is not None:
             self._runner.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._runner
-            except asyncio.CancelledError:
-                pass
             self._runner = None
 
     async def _run(self) -> None:
@@ -136,8 +135,6 @@ class VirtualClock:
             live = [t for t in self._timers if not t.cancelled]
             if live:
                 timeout = max(0.0, min(live).due - self.time())
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout)
-            except TimeoutError:
-                pass
             await self.run_due()

@@ -17,8 +17,10 @@ ANY_PORT = {"service": 0, "keycloak": 0, "sumsub": 0, "smtp": 0, "smtp_api": 0}
 
 @pytest.fixture(scope="session")
 async def sandbox() -> AsyncIterator[Sandbox]:
-    async with scratch_database("e2e") as url, Sandbox(seed=7, database_url=url, queue_url=os.environ.get("QUEUE_URL"),
-                                                        ports=ANY_PORT, queue_name=f"e2e-{uuid.uuid4().hex[:8]}") as stack:
+    async with scratch_database("e2e") as url, Sandbox(
+        seed=7, database_url=url, queue_url=os.environ.get("QUEUE_URL"), ports=ANY_PORT,
+        queue_name=f"e2e-{uuid.uuid4().hex[:8]}",
+    ) as stack:
         yield stack
 
 

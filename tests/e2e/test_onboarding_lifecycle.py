@@ -62,7 +62,8 @@ async def test_an_approved_customer_is_provisioned_once_and_can_use_the_portal(
     email = await sandbox.smtp.wait_for(to=customer["email"], subject="Welcome", timeout=10)
     assert len(sandbox.smtp.search(to=customer["email"])) == 1
     password = email.extract_password()
-    assert password and password in email.text
+    assert password
+    assert password in email.text
     assert customer["email"] in email.text
 
     login = await log_in_through_login_page(sandbox.keycloak_url, sandbox.keycloak.customer_realm,

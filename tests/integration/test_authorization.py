@@ -81,7 +81,8 @@ def _bad_tokens(keycloak: KeycloakFake) -> dict[str, str]:
         "unsigned": jwt.encode({"sub": "x", "iss": keycloak.base_url + "realms/admin", "exp": now + 60,
                                 "iat": now}, key=None, algorithm="none"),
         "garbage": "not.a.jwt",
-        "hmac": jwt.encode({"sub": "x", "exp": now + 60, "iat": now}, "a-guessed-shared-secret-of-32-bytes!!", algorithm="HS256"),
+        "hmac": jwt.encode({"sub": "x", "exp": now + 60, "iat": now}, "a-guessed-shared-secret-of-32-bytes!!",
+                           algorithm="HS256"),
     }
 
 

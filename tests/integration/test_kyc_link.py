@@ -125,7 +125,7 @@ async def test_a_suspended_customer_cannot_start_kyc(kyc_api: Client, sumsub: Su
 
 async def test_a_refused_signature_is_not_retried_and_says_why(
         kyc_app: tuple[Litestar, Client], sumsub: SumsubFake, as_operator: dict[str, str]) -> None:
-    app, api = kyc_app
+    _, api = kyc_app
     customer = await new_customer(api, as_operator)
     real_secret = sumsub.secret_key
     sumsub.secret_key = "rotated-on-the-sumsub-side"

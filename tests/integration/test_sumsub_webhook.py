@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 import pytest
 from litestar import Litestar
-from saq import Worker
 from sqlalchemy import func, select, text
 
 from service.db.models import CustomerRecord, KycCallbackRecord, OutboxRecord
