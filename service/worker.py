@@ -53,11 +53,11 @@ def build_worker(settings: Settings, database_url: str, *, concurrency: int = 10
 
     worker = Worker(
         queue,
-        functions=[ping, process_kyc_callback, *PROVISIONING_JOBS],
+        functions=[ping, process_kyc_callback, *PROVISIONING_JOBS],  # type: ignore[list-item]
         cron_jobs=kyc_cron_jobs(),
         concurrency=concurrency,
         startup=startup,
-        timers={"sweep": settings.worker_sweep_seconds},
+        timers={"sweep": settings.worker_sweep_seconds},  # type: ignore[arg-type]
         shutdown=shutdown,
     )
     if not handle_signals:

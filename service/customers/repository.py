@@ -7,6 +7,7 @@ import binascii
 import json
 import uuid
 from dataclasses import dataclass
+from typing import Any
 from datetime import datetime
 
 from asyncpg.exceptions import UniqueViolationError
@@ -111,8 +112,8 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _filtered(query: Select[tuple[CustomerRecord]], status: StatusFilter | None,
-              search: str | None) -> Select[tuple[CustomerRecord]]:
+def _filtered(query: Select[Any], status: StatusFilter | None,
+              search: str | None) -> Select[Any]:
     if status is StatusFilter.PENDING:
         query = query.where(CustomerRecord.verification_status == VerificationStatus.PENDING_VERIFICATION.value)
     elif status is not None:

@@ -18,6 +18,7 @@ from service.customers.controller import CustomerReference
 from service.customers.domain import ActivityStatus, CustomerType, KycStatus, kyc_level_name
 from service.db.models import KycCallbackRecord
 from service.dependencies import AppSettings, Sessions
+from service.kyc.domain import json_object
 from service.kyc.sumsub import SumsubClient, SumsubError
 from service.problems import Problem
 
@@ -47,11 +48,11 @@ class KycCallbackView(msgspec.Struct):
 
 
 def _callback_view(row: KycCallbackRecord) -> KycCallbackView:
-    review = row.payload.get("reviewResult") if isinstance(row.payload.get("reviewResult"), dict) else {}
+    review = json_object(row.payload, "reviewResult")
     return KycCallbackView(id=row.id, type=row.type, status=row.status, external_user_id=row.external_user_id,
                            applicant_id=row.applicant_id, event_created_at=row.event_created_at,
                            received_at=row.received_at, processed_at=row.processed_at, attempts=row.attempts,
-                           last_error=row.last_error, review_answer=review.get("reviewAnswer"))  # type: ignore[union-attr]
+                           last_error=row.last_error, review_answer=review.get("reviewAnswer"))
 
 
 def _sumsub(request: Request[Any, Any, Any]) -> SumsubClient:

@@ -28,6 +28,7 @@ __all__ = [
     "ReviewAnswer",
     "fold",
     "idempotency_key",
+    "json_object",
     "parse_callback",
     "parse_created_at_ms",
 ]
@@ -91,6 +92,11 @@ def _text(payload: Mapping[str, Any], key: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def json_object(payload: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = payload.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def _flag(value: Any) -> bool:
     # real captures send a boolean; Sumsub's documentation shows the string "false"
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
@@ -102,7 +108,7 @@ def parse_callback(payload: Any) -> Callback:
     kind = payload.get("type")
     if not isinstance(kind, str) or not kind:
         raise CallbackError("the callback has no type")
-    review = payload.get("reviewResult") if isinstance(payload.get("reviewResult"), dict) else {}
+    review = json_object(payload, "reviewResult")
     answer = review.get("reviewAnswer")
     reject_type = review.get("reviewRejectType")
     labels = review.get("rejectLabels")
@@ -113,8 +119,8 @@ def parse_callback(payload: Any) -> Callback:
         correlation_id=_text(payload, "correlationId"),
         created_at=parse_created_at_ms(payload.get("createdAtMs")),
         level_name=_text(payload, "levelName"),
-        review_answer=ReviewAnswer(answer) if answer in ReviewAnswer.__members__ else None,
-        reject_type=RejectType(reject_type) if reject_type in RejectType.__members__ else None,
+        review_answer=ReviewAnswer(str(answer)) if answer in ReviewAnswer.__members__ else None,
+        reject_type=RejectType(str(reject_type)) if reject_type in RejectType.__members__ else None,
         reject_labels=tuple(str(label) for label in labels) if isinstance(labels, list) else (),
         moderation_comment=_text(review, "moderationComment"),
         client_comment=_text(review, "clientComment"),

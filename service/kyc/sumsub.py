@@ -17,6 +17,8 @@ from urllib.parse import quote
 import httpx
 import structlog
 
+from service.kyc.domain import json_object
+
 __all__ = ["Applicant", "SumsubClient", "SumsubError", "SumsubUnavailable", "sign_request"]
 
 log = structlog.get_logger(__name__)
@@ -151,7 +153,7 @@ class SumsubClient:
 def _applicant(data: Any) -> Applicant:
     if not isinstance(data, dict) or not isinstance(data.get("id"), str):
         raise SumsubError(502, "Sumsub answered with something that is not an applicant")
-    review = data.get("review") if isinstance(data.get("review"), dict) else {}
+    review = json_object(data, "review")
     return Applicant(
         id=data["id"],
         external_user_id=str(data.get("externalUserId", "")),

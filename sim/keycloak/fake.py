@@ -52,7 +52,7 @@ class KeycloakFake:
         self.journal = RequestJournal(clock)
         self.action_emails: list[ActionEmail] = []
         self.faults = HttpFaults("keycloak", clock, seed)
-        self.app = self.faults.wrap(self.journal.wrap(build_app(self)))
+        self.app = self.faults.wrap(self.journal.wrap(build_app(self)))  # type: ignore[arg-type]
         self._keys: dict[str, RealmKey] = {}
         self._provision: Callable[[], None] | None = None
 
