@@ -7,8 +7,8 @@ import binascii
 import json
 import uuid
 from dataclasses import dataclass
-from typing import Any
 from datetime import datetime
+from typing import Any
 
 from asyncpg.exceptions import UniqueViolationError
 from sqlalchemy import Select, and_, or_, select, update
