@@ -13,10 +13,10 @@ from saq import Queue, Worker
 
 from service.db.engine import create_engine, resolve_database_url, session_factory
 from service.kyc.jobs import kyc_cron_jobs, process_kyc_callback
-from service.outbox import OutboxRelay
 from service.provisioning.directory import CustomerDirectory
 from service.provisioning.jobs import PROVISIONING_JOBS
 from service.queue import create_queue
+from service.relay import Relay
 from service.settings import Settings
 
 __all__ = ["build_worker", "ping"]
@@ -41,7 +41,7 @@ def build_worker(settings: Settings, database_url: str, *, concurrency: int = 10
         ctx["sessions"] = session_factory(engine)
         # the context given here is shared by every job of this process; each job gets a copy of it
         ctx["directory"] = CustomerDirectory(settings) if settings.keycloak_client_secret else None
-        ctx["relay"] = OutboxRelay(ctx["sessions"], queue, settings, database_url)
+        ctx["relay"] = Relay(ctx["sessions"], queue, settings, database_url)
         ctx["relay"].start()
         log.info("worker.started", queue=queue.name)
 

@@ -140,9 +140,12 @@ class KycCallbackRecord(Base):
     attempts: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # set when the relay has enqueued the row's processing job
+    queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         CheckConstraint("status IN ('received', 'processed', 'ignored', 'orphan', 'failed')", name="status"),
+        Index("ix_kyc_callbacks_unqueued", "id", postgresql_where=text("queued_at IS NULL")),
         Index("ix_kyc_callbacks_external_user_id_status", "external_user_id", "status"),
         Index("ix_kyc_callbacks_status_received_at", "status", "received_at"),
     )

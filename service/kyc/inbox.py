@@ -1,25 +1,27 @@
-"""The callback inbox: one row per distinct callback, under a UNIQUE idempotency key."""
+"""The callback inbox: one row per distinct callback, under a UNIQUE idempotency key.
+
+This is the webhook's whole database work, so it is one statement on a plain asyncpg pool: no ORM
+unit of work, no transaction block, no enqueue (a relay in the worker turns new rows into jobs).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncpg
 
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from service.db.models import KycCallbackRecord
 from service.kyc.domain import Callback
 
 __all__ = ["store_callback"]
 
+_INSERT = """
+    INSERT INTO kyc_callbacks (idempotency_key, type, external_user_id, applicant_id, event_created_at, payload)
+    VALUES ($1, $2, $3, $4, $5, $6::jsonb)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id
+"""
 
-async def store_callback(session: AsyncSession, key: str, callback: Callback, payload: dict[str, Any]) -> int | None:
-    """Insert the callback in one statement; its row id, or None when it was already there."""
-    statement = (
-        insert(KycCallbackRecord)
-        .values(idempotency_key=key, type=callback.type, external_user_id=callback.external_user_id,
-                applicant_id=callback.applicant_id, event_created_at=callback.created_at, payload=payload)
-        .on_conflict_do_nothing(index_elements=[KycCallbackRecord.idempotency_key])
-        .returning(KycCallbackRecord.id)
-    )
-    return (await session.execute(statement)).scalar_one_or_none()
+
+async def store_callback(pool: asyncpg.Pool, key: str, callback: Callback, body: bytes) -> int | None:
+    """Store the callback with its body as received; its row id, or None when it was already there."""
+    row_id = await pool.fetchval(_INSERT, key, callback.type, callback.external_user_id, callback.applicant_id,
+                                 callback.created_at, body.decode())
+    return None if row_id is None else int(row_id)

@@ -6,14 +6,14 @@ import hashlib
 import hmac
 from typing import Any
 
+import asyncpg
 import msgspec
 import structlog
 from litestar import Request, post
 
-from service.dependencies import AppSettings, JobQueue, Sessions
+from service.dependencies import AppSettings
 from service.kyc.domain import CallbackError, idempotency_key, parse_callback
 from service.kyc.inbox import store_callback
-from service.kyc.jobs import enqueue_callback
 from service.problems import Problem
 
 __all__ = ["DIGEST_ALGORITHMS", "payload_digest", "sumsub_webhook"]
@@ -51,8 +51,7 @@ async def _read_limited(request: Request[Any, Any, Any], limit: int) -> bytes:
 
 @post("/webhooks/sumsub", tags=["webhooks"], status_code=200, summary="Sumsub callback intake",
       opt={"public": True, "authentication": "X-Payload-Digest HMAC of the raw body"})
-async def sumsub_webhook(request: Request[Any, Any, Any], settings: AppSettings, queue: JobQueue,
-                         sessions: Sessions) -> dict[str, str]:
+async def sumsub_webhook(request: Request[Any, Any, Any], settings: AppSettings) -> dict[str, str]:
     body = await _read_limited(request, settings.webhook_max_body_bytes)
     secret = settings.sumsub_webhook_secret
     if not secret:
@@ -76,14 +75,13 @@ async def sumsub_webhook(request: Request[Any, Any, Any], settings: AppSettings,
     except CallbackError as exc:
         raise Problem(400, "malformed_callback", str(exc)) from exc
 
-    async with sessions.begin() as session:
-        callback_id = await store_callback(session, idempotency_key(payload, body), callback, payload)
+    try:
+        callback_id = await store_callback(request.app.state.intake_pool, idempotency_key(payload, body), callback,
+                                           body)
+    except asyncpg.DataError as exc:  # e.g. a \u0000 escape, which PostgreSQL's jsonb cannot hold
+        raise Problem(400, "malformed_callback", f"the callback cannot be stored: {exc}") from exc
     if callback_id is None:
         log.info("webhook.duplicate", type=callback.type, correlation_id=callback.correlation_id)
         return {"status": "duplicate"}
-    try:
-        await enqueue_callback(queue, callback_id)
-    except Exception:  # the row is committed: the inbox sweep will enqueue it
-        log.exception("webhook.enqueue_failed", callback_id=callback_id)
     log.info("webhook.accepted", callback_id=callback_id, type=callback.type)
     return {"status": "accepted"}

@@ -1,0 +1,125 @@
+"""Relays: committed rows become SAQ jobs, once each, promptly.
+
+Two tables feed the queue this way: the KYC inbox (each stored callback becomes a processing job)
+and the outbox (each event becomes a handling job). A trigger NOTIFYs the feed's channel on every
+insert; the relay LISTENs and wakes at once, and also polls, so a lost notification (a dropped
+connection) only delays. Rows are claimed with ``FOR UPDATE SKIP LOCKED``, so any number of relays
+(one per worker process) share the work, and each row's job is keyed by its id, so a row relayed
+twice after a crash is still one job. Keeping the enqueue out of the request is what lets the
+webhook answer after a single INSERT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import structlog
+from saq import Queue
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service.db.engine import libpq_url
+from service.db.models import KycCallbackRecord, OutboxRecord
+from service.kyc.jobs import enqueue_callback
+from service.provisioning.jobs import enqueue_outbox_event
+from service.settings import Settings
+
+__all__ = ["FEEDS", "Feed", "Relay"]
+
+log = structlog.get_logger(__name__)
+
+BATCH = 200
+
+
+@dataclass(frozen=True)
+class Feed:
+    name: str
+    channel: str
+    table: Any  # a mapped class with an integer ``id``
+    marker: Any  # its nullable timestamp column, set once the row's job is enqueued
+    enqueue: Callable[[Queue, Settings, int], Awaitable[None]]
+
+
+FEEDS = (
+    Feed("kyc-inbox", "kyc_callback_received", KycCallbackRecord, KycCallbackRecord.queued_at,
+         lambda queue, _settings, row_id: enqueue_callback(queue, row_id)),
+    Feed("outbox", "outbox_written", OutboxRecord, OutboxRecord.relayed_at, enqueue_outbox_event),
+)
+
+
+class Relay:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], queue: Queue, settings: Settings,
+                 database_url: str, feeds: tuple[Feed, ...] = FEEDS) -> None:
+        self._sessions = sessions
+        self._queue = queue
+        self._settings = settings
+        self._database_url = database_url
+        self._feeds = feeds
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def relay_once(self, feed: Feed) -> int:
+        """Enqueue a batch of the feed's unrelayed rows, in id order; how many."""
+        async with self._sessions.begin() as session:
+            ids = list((await session.scalars(
+                select(feed.table.id).where(feed.marker.is_(None)).order_by(feed.table.id)
+                .limit(BATCH).with_for_update(skip_locked=True)
+            )).all())
+            for row_id in ids:
+                # enqueued before the commit: a failed commit relays again, and the job key dedupes
+                await feed.enqueue(self._queue, self._settings, row_id)
+            if ids:
+                await session.execute(update(feed.table).where(feed.table.id.in_(ids))
+                                      .values({feed.marker.key: func.now()}))
+        return len(ids)
+
+    async def relay_all(self) -> int:
+        total = 0
+        for feed in self._feeds:
+            while (count := await self.relay_once(feed)) > 0:
+                total += count
+                if count < BATCH:
+                    break
+        return total
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _listen(self) -> asyncpg.Connection | None:
+        try:
+            connection = await asyncpg.connect(libpq_url(self._database_url))
+            for feed in self._feeds:
+                await connection.add_listener(feed.channel, lambda *_: self._wake.set())
+            return connection
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("relay.listen_failed", error=type(exc).__name__)
+            return None
+
+    async def _run(self) -> None:
+        listener = await self._listen()
+        try:
+            while True:
+                self._wake.clear()
+                try:
+                    await self.relay_all()
+                except Exception:  # the database may be away: log, wait, try again
+                    log.exception("relay.failed")
+                if listener is None or listener.is_closed():
+                    listener = await self._listen()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._settings.outbox_poll_seconds)
+        finally:
+            if listener is not None and not listener.is_closed():
+                await listener.close()
