@@ -23,6 +23,7 @@ from service.db.engine import create_engine, libpq_url, migrate, resolve_databas
 from service.dependencies import dependencies
 from service.health import live, ready
 from service.kyc.controller import KycController
+from service.kyc.inbox import InboxWriter
 from service.kyc.sumsub import SumsubClient
 from service.kyc.webhook import sumsub_webhook
 from service.ledger.controller import DepositAccountController
@@ -73,7 +74,7 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool | Non
         queue = create_queue(settings, database_url)
         await queue.connect()
         app.state.sessions = session_factory(engine)
-        app.state.intake_pool = intake_pool
+        app.state.inbox = InboxWriter(intake_pool)
         app.state.queue = queue
         app.state.http = http
         app.state.operator_tokens = _verifier(settings.admin_issuer, http, settings)
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool | Non
             yield
         finally:
             await queue.disconnect()
+            await app.state.inbox.close()
             await intake_pool.close()
             await http.aclose()
             await engine.dispose()

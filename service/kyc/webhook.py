@@ -13,7 +13,6 @@ from litestar import Request, post
 
 from service.dependencies import AppSettings
 from service.kyc.domain import CallbackError, idempotency_key, parse_callback
-from service.kyc.inbox import store_callback
 from service.problems import Problem
 
 __all__ = ["DIGEST_ALGORITHMS", "payload_digest", "sumsub_webhook"]
@@ -76,8 +75,7 @@ async def sumsub_webhook(request: Request[Any, Any, Any], settings: AppSettings)
         raise Problem(400, "malformed_callback", str(exc)) from exc
 
     try:
-        callback_id = await store_callback(request.app.state.intake_pool, idempotency_key(payload, body), callback,
-                                           body)
+        callback_id = await request.app.state.inbox.store(idempotency_key(payload, body), callback, body)
     except asyncpg.DataError as exc:  # e.g. a \u0000 escape, which PostgreSQL's jsonb cannot hold
         raise Problem(400, "malformed_callback", f"the callback cannot be stored: {exc}") from exc
     if callback_id is None:

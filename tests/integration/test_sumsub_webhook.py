@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import itertools
@@ -264,3 +265,23 @@ async def test_a_callback_whose_processing_fails_stays_in_the_inbox_and_is_retri
         await session.execute(text(f"DROP TRIGGER {name} ON customers"))
     await settled(app, customer_id, 1)
     assert (await customer(app, customer_id)).kyc_status == "approved"
+
+
+async def test_a_burst_with_copies_and_an_unstorable_body_answers_each_on_its_own(
+        api: Client, app: Litestar, settings: Settings) -> None:
+    """Callbacks arriving together are stored together; each still gets its own answer."""
+    assert settings.sumsub_webhook_secret
+    customer_id = str(uuid.uuid4())
+    distinct = [callback("applicantPending", customer_id, n) for n in range(20)]
+    copies = [distinct[0]] * 5
+    poisoned = json.dumps({**callback("applicantPending", customer_id, 99), "note": "\u0000"}).encode()
+    bodies = [json.dumps(p).encode() for p in distinct + copies] + [poisoned]
+    answers = await asyncio.gather(*(
+        api.post("/webhooks/sumsub", content=body, headers=signed(body, settings.sumsub_webhook_secret))
+        for body in bodies
+    ))
+    statuses = [a.json().get("status") if a.status_code == 200 else a.status_code for a in answers]
+    assert statuses.count("accepted") == 20
+    assert statuses.count("duplicate") == 5
+    assert statuses[-1] == 400
+    assert len(await inbox_rows(app, customer_id)) == 20
