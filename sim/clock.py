@@ -47,6 +47,7 @@ class VirtualClock:
         self._sequence = itertools.count()
         self._lock = asyncio.Lock()
         self._runner: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Future[None]] = set()
         self._wakeup: asyncio.Event | None = None
 
     @classmethod
@@ -121,6 +122,10 @@ class VirtualClock:
             self._runner = asyncio.create_task(self._run(), name="sim-clock")
 
     async def stop(self) -> None:
+        for task in list(self._running):
+            task.cancel()
+        if self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
         if self._runner is not None:
             self._runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -137,4 +142,18 @@ class VirtualClock:
                 timeout = max(0.0, min(live).due - self.time())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout)
-            await self.run_due()
+            self._start_due()
+
+    def _start_due(self) -> None:
+        """On the wall's time, due timers run side by side, as independent real events do; each is
+        started in due order. (``advance`` keeps running them one after the other, for replays.)"""
+        now = self.time()
+        while self._timers and self._timers[0].due <= now:
+            timer = heapq.heappop(self._timers)
+            if timer.cancelled:
+                continue
+            result = timer.callback()
+            if result is not None:
+                task = asyncio.ensure_future(result)
+                self._running.add(task)
+                task.add_done_callback(self._running.discard)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,7 +38,9 @@ async def step_state(session: AsyncSession, customer_id: uuid.UUID, step: Step) 
 
 
 async def mark_done(session: AsyncSession, customer_id: uuid.UUID, step: Step, external_ref: str | None = None) -> None:
-    values = {"status": "done", "last_error": None, "attempts": ProvisioningStepRecord.attempts + 1}
+    # ON CONFLICT DO UPDATE skips the ORM's onupdate: the time is set here
+    values = {"status": "done", "last_error": None, "attempts": ProvisioningStepRecord.attempts + 1,
+              "updated_at": func.now()}
     if external_ref is not None:
         values["external_ref"] = external_ref
     statement = insert(ProvisioningStepRecord).values(
