@@ -105,7 +105,7 @@ def email() -> str:
 @pytest.fixture(scope="session")
 async def worker(settings: Settings, database_url: str, api: httpx.AsyncClient) -> AsyncIterator[Worker]:
     """A SAQ worker on the same queue as the app, running in the tests' event loop."""
-    worker = build_worker(settings, database_url, concurrency=4)
+    worker = build_worker(settings, database_url, concurrency=4, handle_signals=False)
     await worker.queue.connect()
     task = asyncio.create_task(worker.start())
     yield worker
