@@ -47,4 +47,7 @@ async def portal_me(request: Request[Any, Any, Any], sessions: Sessions) -> Port
             account = deposit_account_view(await deposit_account(session, customer.id))
         except AccountNotFound:
             account = None
-    return PortalMe(customer=customer_view(customer), deposit_account=account)
+    view = customer_view(customer)
+    # Sumsub's clientComment is for the bank only; the moderation comment is the one meant for the applicant
+    shown = msgspec.structs.replace(view, kyc=msgspec.structs.replace(view.kyc, client_comment=None))
+    return PortalMe(customer=shown, deposit_account=account)

@@ -17,7 +17,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import structlog
+
 __all__ = ["Timer", "VirtualClock"]
+
+log = structlog.get_logger(__name__)
 
 EPOCH_DEFAULT = datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC)
 
@@ -152,8 +156,17 @@ class VirtualClock:
             timer = heapq.heappop(self._timers)
             if timer.cancelled:
                 continue
-            result = timer.callback()
+            try:
+                result = timer.callback()
+            except Exception:  # one failing timer must not stop every later one
+                log.exception("clock.timer_failed", label=timer.label)
+                continue
             if result is not None:
                 task = asyncio.ensure_future(result)
                 self._running.add(task)
-                task.add_done_callback(self._running.discard)
+                task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Future[None]) -> None:
+        self._running.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("clock.timer_failed", error=repr(task.exception()))

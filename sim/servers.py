@@ -42,8 +42,12 @@ class RunningServer:
 
     async def stop(self) -> None:
         self.server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
+        try:
             await asyncio.wait_for(self.task, timeout=10)
+        except TimeoutError:
+            self.server.force_exit = True  # a connection would not close; stop anyway, the others must too
+        except asyncio.CancelledError:
+            pass
 
 
 class EmbeddedServer(uvicorn.Server):

@@ -47,7 +47,12 @@ class JwksCache:
         fresh = self._fetched_at is not None and time.monotonic() - self._fetched_at < self._max_age
         if kid in self._keys and fresh:
             return self._keys[kid]
-        await self._refresh(kid)
+        try:
+            await self._refresh(kid)
+        except InvalidToken:
+            if kid in self._keys:
+                return self._keys[kid]  # Keycloak unreachable: a key it published stays good meanwhile
+            raise
         try:
             return self._keys[kid]
         except KeyError:
@@ -66,6 +71,8 @@ class JwksCache:
                 response.raise_for_status()
                 document = response.json()
             except (httpx.HTTPError, ValueError) as exc:
+                # counts as a fetch: requests do not queue up behind one unreachable Keycloak
+                self._fetched_at = time.monotonic() - self._max_age + self._min_refresh
                 raise InvalidToken(f"key set unavailable: {type(exc).__name__}") from exc
             keys: dict[str, PyJWK] = {}
             for entry in document.get("keys", []):
@@ -113,7 +120,12 @@ class TokenVerifier:
             raise InvalidToken("bad signature") from exc
         except jwt.PyJWTError as exc:
             raise InvalidToken(f"invalid token: {type(exc).__name__}") from exc
-        roles = claims.get("realm_access", {}).get("roles", [])
+        if claims.get("typ", "Bearer") != "Bearer":
+            raise InvalidToken(f"a {claims.get('typ')} token is not an access token")
+        realm_access = claims.get("realm_access")
+        roles = realm_access.get("roles", []) if isinstance(realm_access, dict) else []
+        if not isinstance(roles, list):
+            roles = []
         return VerifiedToken(
             subject=str(claims["sub"]),
             username=claims.get("preferred_username"),

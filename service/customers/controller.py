@@ -15,6 +15,7 @@ from service.customers.schemas import CustomerCreate, CustomerPage, CustomerView
 from service.customers.views import customer_view, provisioning_of
 from service.db.models import OutboxRecord
 from service.dependencies import AppSettings, Sessions
+from service.events import CUSTOMER_DEACTIVATED
 from service.problems import Problem
 
 __all__ = ["CustomerController"]
@@ -78,6 +79,6 @@ class CustomerController(Controller):
             record = await repository.find_customer(session, customer_id, for_update=True)
             if await repository.suspend_customer(session, record):
                 # disabling the login and freezing the account are jobs, driven by this event
-                session.add(OutboxRecord(customer_id=record.id, event_type="CustomerDeactivated",
+                session.add(OutboxRecord(customer_id=record.id, event_type=CUSTOMER_DEACTIVATED,
                                          payload={"customer_id": str(record.id), "activity_status": "suspended"}))
             return customer_view(record, await provisioning_of(session, record.id))

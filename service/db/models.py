@@ -146,6 +146,7 @@ class KycCallbackRecord(Base):
     __table_args__ = (
         CheckConstraint("status IN ('received', 'processed', 'ignored', 'orphan', 'failed')", name="status"),
         Index("ix_kyc_callbacks_unqueued", "id", postgresql_where=text("queued_at IS NULL")),
+        Index("ix_kyc_callbacks_applicant_id_status", "applicant_id", "status"),
         Index("ix_kyc_callbacks_external_user_id_status", "external_user_id", "status"),
         Index("ix_kyc_callbacks_status_received_at", "status", "received_at"),
     )

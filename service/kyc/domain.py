@@ -154,7 +154,6 @@ class KycFacts:
     # "a RED after an approval" looks at the whole timeline, not at the status just before the RED:
     # then adding callbacks never takes a suspension away, and the result cannot depend on arrival
     approved_once: bool = field(default=False, compare=False)
-    last_event_at: datetime | None = field(default=None, compare=False)
 
     @classmethod
     def initial(cls, *, link_created: bool, applicant_id: str | None = None) -> KycFacts:
@@ -184,10 +183,11 @@ def _apply(facts: KycFacts, callback: Callback) -> KycFacts:
                         reject_labels=callback.reject_labels, moderation_comment=callback.moderation_comment,
                         client_comment=callback.client_comment, reviewed_at=callback.created_at,
                         suspend=facts.suspend or facts.approved_once)
-    return replace(facts, last_event_at=callback.created_at or facts.last_event_at)
+    return facts
 
 
 def _order(item: tuple[int, Callback]) -> tuple[datetime, int]:
+    # a callback without a readable createdAtMs sorts first: any dated event is taken as newer
     sequence, callback = item
     return (callback.created_at or datetime.min.replace(tzinfo=UTC), sequence)
 

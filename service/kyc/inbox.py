@@ -58,6 +58,8 @@ class InboxWriter:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        while not self._queue.empty():  # nobody will write these: their requests get a 5xx now
+            _fail(self._queue.get_nowait(), RuntimeError("the service is shutting down"))
 
     async def _write_batches(self) -> None:
         while True:

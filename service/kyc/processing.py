@@ -18,18 +18,22 @@ import structlog
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.customers.domain import ActivityStatus, CustomerType, KycLevel, KycStatus, VerificationStatus
-from service.customers.domain import kyc_level_name as level_for
+from service.customers.domain import (
+    ActivityStatus,
+    CustomerType,
+    KycLevel,
+    KycStatus,
+    VerificationStatus,
+    kyc_level_name,
+)
 from service.db.models import CustomerRecord, KycCallbackRecord, OutboxRecord
+from service.events import CUSTOMER_KYC_UPDATED
 from service.kyc.domain import APPLICANT_REVIEWED, STATE_CHANGING, Callback, KycFacts, RejectType, fold, parse_callback
 from service.settings import Settings
 
-__all__ = ["CUSTOMER_KYC_UPDATED", "ProcessingResult", "process_callbacks", "record_failure"]
+__all__ = ["ProcessingResult", "process_callbacks", "record_failure"]
 
 log = structlog.get_logger(__name__)
-
-CUSTOMER_KYC_UPDATED = "CustomerKycUpdated"
-
 
 @dataclass(frozen=True)
 class ProcessingResult:
@@ -69,7 +73,7 @@ def _level_problem(callback: Callback, customer: CustomerRecord, settings: Setti
     """A review for a level this service does not use is not applied, and says so (never dropped)."""
     if callback.type != APPLICANT_REVIEWED or callback.level_name is None:
         return None
-    expected = level_for(CustomerType(customer.customer_type), kyc_level=settings.sumsub_kyc_level,
+    expected = kyc_level_name(CustomerType(customer.customer_type), kyc_level=settings.sumsub_kyc_level,
                          kyb_level=settings.sumsub_kyb_level)
     if callback.level_name != expected:
         return f"review for level {callback.level_name!r}, but this customer is verified at {expected!r}"
@@ -92,7 +96,7 @@ async def process_callbacks(sessions: async_sessionmaker[AsyncSession], settings
                             external_user_id=trigger.external_user_id)
             return ProcessingResult(None, 1 if trigger.status == "orphan" else 0, False)
 
-        belongs = [KycCallbackRecord.external_user_id == str(customer.id)]
+        belongs = [KycCallbackRecord.id == trigger.id, KycCallbackRecord.external_user_id == str(customer.id)]
         if customer.applicant_id:
             belongs.append(KycCallbackRecord.applicant_id == customer.applicant_id)
         if trigger.applicant_id:
@@ -101,6 +105,8 @@ async def process_callbacks(sessions: async_sessionmaker[AsyncSession], settings
             select(KycCallbackRecord)
             .where(or_(*belongs), KycCallbackRecord.status.in_(("received", "processed")))
             .order_by(KycCallbackRecord.id)
+            # read again under the customer's lock: another job may have processed the trigger meanwhile
+            .execution_options(populate_existing=True)
         )).all()
         fresh = [r for r in rows if r.status == "received"]
         if not fresh:

@@ -62,13 +62,15 @@ async def sumsub_webhook(request: Request[Any, Any, Any], settings: AppSettings)
         raise _refused("X-Payload-Digest and X-Payload-Digest-Alg are required")
     if algorithm not in DIGEST_ALGORITHMS:
         raise _refused(f"unsupported digest algorithm {algorithm!r}")
-    if not hmac.compare_digest(payload_digest(secret, body, algorithm), digest.strip().lower()):
+    # bytes, not str: compare_digest refuses non-ASCII text, and the header is the caller's to choose
+    expected = payload_digest(secret, body, algorithm).encode()
+    if not hmac.compare_digest(expected, digest.strip().lower().encode("utf-8", "replace")):
         raise _refused("the digest does not match the body")
 
     try:
         payload = msgspec.json.decode(body)
-    except msgspec.DecodeError as exc:
-        raise Problem(400, "malformed_callback", "the body is not JSON") from exc
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise Problem(400, "malformed_callback", "the body is not JSON in UTF-8") from exc
     try:
         callback = parse_callback(payload)
     except CallbackError as exc:

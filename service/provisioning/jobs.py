@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.customers.domain import ActivityStatus, CustomerType, KycStatus
 from service.db.models import CustomerRecord, OutboxRecord
+from service.events import CUSTOMER_DEACTIVATED, CUSTOMER_KYC_UPDATED
 from service.ledger.domain import AccountNotFound
 from service.ledger.repository import freeze_deposit_account, open_deposit_account
 from service.provisioning.directory import CustomerDirectory, DirectoryError
@@ -31,12 +32,10 @@ from service.provisioning.steps import (
 from service.provisioning.welcome_email import compose_welcome_email, new_temporary_password, send_email
 from service.settings import Settings
 
-__all__ = ["CUSTOMER_DEACTIVATED", "PROVISIONING_JOBS", "enqueue_outbox_event", "handle_outbox_event"]
+__all__ = ["PROVISIONING_JOBS", "enqueue_outbox_event", "handle_outbox_event"]
 
 log = structlog.get_logger(__name__)
 
-CUSTOMER_DEACTIVATED = "CustomerDeactivated"
-CUSTOMER_KYC_UPDATED = "CustomerKycUpdated"
 
 
 def _job_options(settings: Settings) -> dict[str, Any]:
@@ -107,7 +106,6 @@ async def handle_outbox_event(ctx: dict[str, Any], *, outbox_id: int) -> int:
 class StepContext:
     sessions: async_sessionmaker[AsyncSession]
     settings: Settings
-    queue: Queue
     customer: CustomerRecord
     worker_ctx: dict[str, Any]
 
@@ -125,26 +123,34 @@ StepAction = Callable[[StepContext], Awaitable[str | None]]
 FOLLOW_UPS = {Step.KEYCLOAK_USER: Step.WELCOME_EMAIL}
 
 
+async def _follow_up(ctx: dict[str, Any], session: AsyncSession, customer_id: uuid.UUID, step: Step) -> None:
+    """Want the step that must come after ``step``, and enqueue it (keyed, so repeating is harmless)."""
+    if step in FOLLOW_UPS:
+        await mark_pending(session, customer_id, FOLLOW_UPS[step])
+        await _enqueue_step(ctx["worker"].queue, ctx["settings"], FOLLOW_UPS[step], customer_id, 0)
+
+
 async def _run_step(ctx: dict[str, Any], customer_id: str, step: Step, action: StepAction) -> str:
     """Run one command unless it is done; record success or the failed attempt on the step."""
     sessions: async_sessionmaker[AsyncSession] = ctx["sessions"]
     key = uuid.UUID(customer_id)
-    async with sessions() as session:
+    async with sessions.begin() as session:
         state = await step_state(session, key, step)
         customer = await session.get(CustomerRecord, key)
-    if state is not None and state.status == "done":
-        return "already done"
+        if state is not None and state.status == "done":
+            # a worker that died between this step's commit and its follow-up leaves the follow-up here
+            await _follow_up(ctx, session, key, step)
+            return "already done"
     if customer is None:
         return "no such customer"
     try:
-        external_ref = await action(StepContext(sessions, ctx["settings"], ctx["worker"].queue, customer, ctx))
+        external_ref = await action(StepContext(sessions, ctx["settings"], customer, ctx))
         async with sessions.begin() as session:
+            # the customer first, as every other transaction that touches steps and the customer does
+            await session.execute(select(CustomerRecord.id).where(CustomerRecord.id == key).with_for_update())
             await mark_done(session, key, step, external_ref)
-            if step in FOLLOW_UPS:
-                await mark_pending(session, key, FOLLOW_UPS[step])
+            await _follow_up(ctx, session, key, step)
             activated = await activate_when_provisioned(session, key)
-        if step in FOLLOW_UPS:
-            await _enqueue_step(ctx["worker"].queue, ctx["settings"], FOLLOW_UPS[step], key, 0)
     except Exception as exc:
         job = ctx.get("job")
         final = job is None or not job.retryable
@@ -158,21 +164,33 @@ async def _run_step(ctx: dict[str, Any], customer_id: str, step: Step, action: S
     return "done"
 
 
-def _suspended(customer: CustomerRecord) -> bool:
-    return customer.activity_status == ActivityStatus.SUSPENDED.value
+async def _is_suspended(step: StepContext) -> bool:
+    """Read now, not at the job's start: a suspension may have been committed meanwhile."""
+    async with step.sessions() as session:
+        status = await session.scalar(select(CustomerRecord.activity_status)
+                                      .where(CustomerRecord.id == step.customer.id))
+    return status == ActivityStatus.SUSPENDED.value
+
+
+SKIPPED_SUSPENDED = "skipped: customer suspended"
 
 
 async def _keycloak_user(step: StepContext) -> str | None:
-    if _suspended(step.customer):
-        raise RuntimeError("customer is suspended: no login is made")
+    if await _is_suspended(step):
+        return SKIPPED_SUSPENDED
     login = await step.directory.ensure_login(str(step.customer.id), step.customer.email)
+    if await _is_suspended(step):
+        # suspended while the user was being made: the disable job may have found no user to disable
+        await step.directory.disable_login(str(step.customer.id))
     return login.user_id
 
 
 async def _welcome_email(step: StepContext) -> str | None:
+    if await _is_suspended(step):
+        return SKIPPED_SUSPENDED  # no credentials for a customer who may not log in
     async with step.sessions() as session:
         login = await step_state(session, step.customer.id, Step.KEYCLOAK_USER)
-    if login is None or login.status != "done" or not login.external_ref:
+    if login is None or login.status != "done" or not login.external_ref or login.external_ref == SKIPPED_SUSPENDED:
         raise RuntimeError("the customer's Keycloak user is not made yet")
     password = new_temporary_password()
     await step.directory.set_temporary_password(login.external_ref, password)
@@ -189,7 +207,13 @@ async def _welcome_email(step: StepContext) -> str | None:
 
 async def _deposit_account(step: StepContext) -> str | None:
     async with step.sessions.begin() as session:
+        # under the customer's lock: a suspension is either before (the account opens frozen) or after
+        # (and the freeze job finds the account)
+        customer = await session.scalar(select(CustomerRecord).where(CustomerRecord.id == step.customer.id)
+                                        .with_for_update())
         account = await open_deposit_account(session, step.customer.id, CustomerType(step.customer.customer_type))
+        if customer is not None and customer.activity_status == ActivityStatus.SUSPENDED.value:
+            await freeze_deposit_account(session, step.customer.id)
     return str(account.id)
 
 
@@ -200,9 +224,11 @@ async def _keycloak_disabled(step: StepContext) -> str | None:
 async def _deposit_frozen(step: StepContext) -> str | None:
     try:
         async with step.sessions.begin() as session:
+            await session.execute(select(CustomerRecord.id).where(CustomerRecord.id == step.customer.id)
+                                  .with_for_update())
             await freeze_deposit_account(session, step.customer.id)
     except AccountNotFound:
-        return None  # nothing to freeze
+        return None  # nothing to freeze yet: the account job opens it frozen
     return "frozen"
 
 

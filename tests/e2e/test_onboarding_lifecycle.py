@@ -179,3 +179,29 @@ async def test_a_newer_red_after_approval_suspends_disables_the_login_and_freeze
     assert [u.enabled for u in keycloak_users_of(sandbox, customer)] == [False]
     account = (await operator.get(f"/api/customers/{customer['id']}/account")).json()
     assert account["status"] == "frozen"
+
+
+async def test_deactivated_while_provisioning_waits_for_keycloak_ends_with_no_usable_login_or_account(
+        sandbox: Sandbox, operator: httpx.AsyncClient) -> None:
+    customer = await create_customer(operator)
+    applicant_id = await start_kyc(operator, customer)
+    outage = sandbox.keycloak.faults.outage(path="/admin/")
+    sandbox.sumsub.review(applicant_id, "GREEN")
+
+    async def probe() -> dict[str, Any]:
+        return dict((await operator.get(f"/api/customers/{customer['id']}")).json())
+    await eventually(probe, until=lambda c: c["provisioning"].get("keycloak_user", {}).get("attempts", 0) >= 1,
+                     what="the Keycloak step failing during the outage")
+    deactivated = await operator.post(f"/api/customers/{customer['id']}/deactivate")
+    assert deactivated.status_code == 200
+    sandbox.keycloak.faults.rules.remove(outage)
+
+    settled = await eventually(probe, until=lambda c: all(
+        c["provisioning"].get(step, {}).get("status") == "done"
+        for step in ("keycloak_user", "deposit_account", "keycloak_disabled", "deposit_frozen")),
+        timeout=40, what="provisioning and suspension settled")
+    assert settled["activity_status"] == "suspended"
+    assert all(not user.enabled for user in keycloak_users_of(sandbox, customer))
+    account = (await operator.get(f"/api/customers/{customer['id']}/account")).json()
+    assert account["status"] == "frozen"
+    assert sandbox.smtp.search(to=customer["email"]) == []

@@ -108,7 +108,7 @@ async def test_a_signed_callback_is_stored_once_and_acknowledged(api: Client, ap
     assert len(await inbox_rows(app, payload["externalUserId"])) == 1
 
 
-def _bad_requests(secret: str) -> dict[str, tuple[bytes, dict[str, str], int]]:
+def _bad_requests(secret: str) -> dict[str, tuple[bytes, dict[str, Any], int]]:
     body = json.dumps(callback("applicantCreated", str(uuid.uuid4()), 1)).encode()
     other = json.dumps(callback("applicantCreated", str(uuid.uuid4()), 2)).encode()
     sha256 = signed(body, secret)
@@ -121,7 +121,9 @@ def _bad_requests(secret: str) -> dict[str, tuple[bytes, dict[str, str], int]]:
         "no digest": (body, {"X-Payload-Digest-Alg": "HMAC_SHA256_HEX"}, 401),
         "no algorithm": (body, {"X-Payload-Digest": sha256["X-Payload-Digest"]}, 401),
         "no headers": (body, {}, 401),
+        "non-ASCII digest": (body, {**sha256, "X-Payload-Digest": b"\xff" * 64}, 401),
         "not json": (b"{not json", signed(b"{not json", secret), 400),
+        "not UTF-8": (b'{"type": "\xff"}', signed(b'{"type": "\xff"}', secret), 400),
         "not an object": (b"[1, 2]", signed(b"[1, 2]", secret), 400),
         "no type": (b'{"externalUserId": "x"}', signed(b'{"externalUserId": "x"}', secret), 400),
         "2 MiB body": (b"{" + b" " * (2 * 1024 * 1024) + b"}", signed(b"{" + b" " * (2 * 1024 * 1024) + b"}",

@@ -20,6 +20,8 @@ def upgrade() -> None:
     op.execute("UPDATE kyc_callbacks SET queued_at = received_at")
     op.create_index("ix_kyc_callbacks_unqueued", "kyc_callbacks", ["id"], unique=False,
                     postgresql_where=sa.text("queued_at IS NULL"))
+    # processing looks a customer's callbacks up by applicant id as well as by our id
+    op.create_index("ix_kyc_callbacks_applicant_id_status", "kyc_callbacks", ["applicant_id", "status"])
     op.execute("""
         CREATE FUNCTION kyc_callback_notify() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
@@ -36,6 +38,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP TRIGGER kyc_callback_received ON kyc_callbacks")
     op.execute("DROP FUNCTION kyc_callback_notify()")
+    op.drop_index("ix_kyc_callbacks_applicant_id_status", table_name="kyc_callbacks")
     op.drop_index("ix_kyc_callbacks_unqueued", table_name="kyc_callbacks",
                   postgresql_where=sa.text("queued_at IS NULL"))
     op.drop_column("kyc_callbacks", "queued_at")
