@@ -14,7 +14,7 @@ from saq import Queue, Worker
 from service.db.engine import create_engine, resolve_database_url, session_factory
 from service.kyc.jobs import kyc_cron_jobs, process_kyc_callback
 from service.provisioning.directory import CustomerDirectory
-from service.provisioning.jobs import PROVISIONING_JOBS
+from service.provisioning.jobs import PROVISIONING_JOBS, provisioning_cron_jobs
 from service.queue import create_queue
 from service.relay import Relay
 from service.settings import Settings
@@ -54,7 +54,7 @@ def build_worker(settings: Settings, database_url: str, *, concurrency: int = 10
     worker = Worker(
         queue,
         functions=[ping, process_kyc_callback, *PROVISIONING_JOBS],  # type: ignore[list-item]
-        cron_jobs=kyc_cron_jobs(),
+        cron_jobs=[*kyc_cron_jobs(), *provisioning_cron_jobs()],
         concurrency=concurrency,
         startup=startup,
         timers={"sweep": settings.worker_sweep_seconds},  # type: ignore[arg-type]

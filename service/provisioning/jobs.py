@@ -7,16 +7,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from saq import Queue
+from saq import CronJob, Queue
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.customers.domain import ActivityStatus, CustomerType, KycStatus
-from service.db.models import CustomerRecord, OutboxRecord
+from service.db.models import CustomerRecord, OutboxRecord, ProvisioningStepRecord
 from service.events import CUSTOMER_DEACTIVATED, CUSTOMER_KYC_UPDATED
 from service.ledger.domain import AccountNotFound
 from service.ledger.repository import freeze_deposit_account, open_deposit_account
@@ -32,7 +32,8 @@ from service.provisioning.steps import (
 from service.provisioning.welcome_email import compose_welcome_email, new_temporary_password, send_email
 from service.settings import Settings
 
-__all__ = ["PROVISIONING_JOBS", "enqueue_outbox_event", "handle_outbox_event"]
+__all__ = ["PROVISIONING_JOBS", "enqueue_outbox_event", "handle_outbox_event", "provisioning_cron_jobs",
+           "redrive_provisioning"]
 
 log = structlog.get_logger(__name__)
 
@@ -52,7 +53,8 @@ async def enqueue_outbox_event(queue: Queue, settings: Settings, outbox_id: int)
     await queue.enqueue("handle_outbox_event", key=f"outbox:{outbox_id}", outbox_id=outbox_id, **_job_options(settings))
 
 
-async def _enqueue_step(queue: Queue, settings: Settings, step: Step, customer_id: uuid.UUID, cause: int) -> None:
+async def _enqueue_step(queue: Queue, settings: Settings, step: Step, customer_id: uuid.UUID,
+                        cause: int | str) -> None:
     await queue.enqueue(
         f"run_{step.value}",
         key=f"{step.value}:{customer_id}:{cause}",
@@ -238,6 +240,41 @@ def _job(step: Step, action: StepAction) -> Callable[..., Awaitable[str]]:
 
     job.__name__ = job.__qualname__ = f"run_{step.value}"
     return job
+
+
+async def redrive_provisioning(ctx: dict[str, Any]) -> int:
+    """Jobs retry until they succeed: what a lost job or exhausted retries left behind is started again.
+
+    Outbox events relayed but not handled for a minute, and steps still pending or failed after the
+    longest backoff, get a fresh job (a new key, so a finished job of the old key does not stop it).
+    """
+    sessions: async_sessionmaker[AsyncSession] = ctx["sessions"]
+    settings: Settings = ctx["settings"]
+    queue: Queue = ctx["worker"].queue
+    now = datetime.now(UTC)
+    async with sessions() as session:
+        events = (await session.scalars(
+            select(OutboxRecord.id).where(OutboxRecord.handled_at.is_(None), OutboxRecord.relayed_at.is_not(None),
+                                          OutboxRecord.relayed_at < now - timedelta(minutes=1)).limit(500)
+        )).all()
+        stalled = (await session.execute(
+            select(ProvisioningStepRecord.customer_id, ProvisioningStepRecord.step)
+            .where(ProvisioningStepRecord.status.in_(("pending", "failed")),
+                   ProvisioningStepRecord.updated_at < now - timedelta(seconds=settings.job_backoff_max_seconds))
+            .limit(500)
+        )).all()
+    for outbox_id in events:
+        await enqueue_outbox_event(queue, settings, outbox_id)
+    round_ = int(now.timestamp())
+    for customer_id, step in stalled:
+        await _enqueue_step(queue, settings, Step(step), customer_id, f"redrive-{round_}")
+    if events or stalled:
+        log.warning("provisioning.redriven", events=len(events), steps=len(stalled))
+    return len(events) + len(stalled)
+
+
+def provisioning_cron_jobs() -> list[CronJob[Any]]:
+    return [CronJob(redrive_provisioning, cron="* * * * *", timeout=60)]
 
 
 PROVISIONING_JOBS = [
