@@ -14,6 +14,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
+from service.auth.controller import audit_log
 from service.auth.permissions import RolePermissions
 from service.auth.tokens import JwksCache, TokenVerifier
 from service.customers.controller import CustomerController
@@ -95,8 +96,8 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool | Non
             await engine.dispose()
 
     app = Litestar(
-        route_handlers=[CustomerController, KycController, DepositAccountController, sumsub_webhook, portal_me, live,
-                        ready],
+        route_handlers=[CustomerController, KycController, DepositAccountController, audit_log, sumsub_webhook,
+                        portal_me, live, ready],
         lifespan=[lifespan],
         dependencies=dependencies(settings),
         exception_handlers={**exception_handlers, **_domain_problems()},

@@ -31,6 +31,7 @@ ENDPOINTS = [
     ("GET", f"/api/customers/{SOME_ID}/account", "ACCOUNT_READ"),
     ("POST", f"/api/customers/{SOME_ID}/deposits", "DEPOSIT_CREATE"),
     ("POST", f"/api/customers/{SOME_ID}/withdrawals", "WITHDRAWAL_CREATE"),
+    ("GET", "/api/audit", "AUDIT_READ"),
 ]
 ENDPOINT_IDS = [f"{method} {path}" for method, path, _ in ENDPOINTS]
 
@@ -150,3 +151,13 @@ def test_every_route_states_its_permission_or_is_declared_public(app: Litestar) 
             if not permissions and not public:
                 undeclared.append(f"{sorted(handler.http_methods)} {route.path}")
     assert undeclared == []
+
+
+async def test_operators_read_the_audit_log_and_viewers_cannot(api: Client, as_operator: dict[str, str],
+                                                               as_viewer: dict[str, str]) -> None:
+    refused = await api.get("/api/audit", headers=as_viewer)
+    assert refused.status_code == 403
+    entries = (await api.get("/api/audit", params={"subject": "viewer", "limit": 5}, headers=as_operator)).json()
+    assert entries[0]["action"] == "AUDIT_READ"
+    assert entries[0]["decision"] == "denied"
+    assert {e["subject"] for e in entries} == {"viewer"}
