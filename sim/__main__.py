@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from pathlib import Path
 
+from service.logging import configure_logging
 from sim.sandbox import DEFAULT_PORTS, Sandbox
 
 
 async def up(args: argparse.Namespace) -> None:
+    configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
     ports = {"service": args.port, "keycloak": args.keycloak_port}
     if args.any_ports:
         ports = dict.fromkeys(DEFAULT_PORTS, 0)

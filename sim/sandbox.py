@@ -25,7 +25,7 @@ from saq import Worker
 
 from service.app import create_app
 from service.db.embedded import start_embedded_postgres
-from service.db.engine import EMBEDDED_DATABASE, ensure_database, migrate
+from service.db.engine import drop_database, ensure_database, migrate
 from service.settings import Settings, load_settings
 from service.worker import build_worker
 from sim.clock import VirtualClock
@@ -36,7 +36,9 @@ from sim.servers import RunningServer, serve_asgi
 from sim.smtp import SmtpFake
 from sim.sumsub import SumsubFake
 
-__all__ = ["DEFAULT_PORTS", "Sandbox"]
+__all__ = ["DEFAULT_PORTS", "SANDBOX_DATABASE", "Sandbox"]
+
+SANDBOX_DATABASE = "sandbox"
 
 DEFAULT_PORTS = {"service": 8000, "keycloak": 8080, "sumsub": 8081, "smtp": 1025, "smtp_api": 8025}
 
@@ -64,7 +66,7 @@ class Sandbox:
     """
 
     def __init__(self, *, seed: int = 0, database_url: str | None = None, queue_url: str | None = None,
-                 ports: dict[str, int] | None = None, database_name: str = EMBEDDED_DATABASE,
+                 ports: dict[str, int] | None = None, database_name: str = SANDBOX_DATABASE,
                  queue_name: str = "onboarding", run_service: bool = True) -> None:
         self.seed = Seed(seed)
         # The service checks token lifetimes against the wall clock: the sandbox's clock follows it.
@@ -124,7 +126,10 @@ class Sandbox:
         if self._database_url:
             self.database_url = self._database_url
         else:
+            # the fakes start empty, so the sandbox's own database does too: no customer whose Keycloak
+            # user or Sumsub applicant vanished with the last run
             server = await asyncio.to_thread(start_embedded_postgres)
+            await drop_database(server.url(), self._database_name)
             self.database_url = await ensure_database(server.url(), self._database_name)
         await migrate(self.database_url)
 

