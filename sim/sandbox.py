@@ -67,7 +67,7 @@ class Sandbox:
 
     def __init__(self, *, seed: int = 0, database_url: str | None = None, queue_url: str | None = None,
                  ports: dict[str, int] | None = None, database_name: str = SANDBOX_DATABASE,
-                 queue_name: str = "onboarding", run_service: bool = True) -> None:
+                 queue_name: str | None = None, run_service: bool = True) -> None:
         self.seed = Seed(seed)
         # The service checks token lifetimes against the wall clock: the sandbox's clock follows it.
         self.clock = VirtualClock.wall()
@@ -81,7 +81,7 @@ class Sandbox:
         self._database_url = database_url or os.environ.get("DATABASE_URL")
         self._queue_url = queue_url or os.environ.get("QUEUE_URL")
         self._database_name = database_name
-        self._queue_name = queue_name
+        self._queue_name = queue_name or os.environ.get("QUEUE_NAME", "onboarding")
         self._run_service = run_service
         self._ports = {**DEFAULT_PORTS, **(ports or {})}
         self.smtp = SmtpFake(self.clock, self.seed, port=_port_or_free(self._ports["smtp"]))
