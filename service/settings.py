@@ -82,6 +82,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     job_timeout_seconds: int = 30
     # how often a worker looks for jobs whose worker died (past their timeout) to run them again
     worker_sweep_seconds: int = 10
+    # jobs one worker process runs at once; most of a job's time is spent waiting on the network
+    worker_concurrency: int = 20
     outbox_poll_seconds: float = 5.0
     keycloak_timeout_seconds: int = 10
     smtp_timeout_seconds: float = 10.0
@@ -105,6 +107,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             ("JOB_BACKOFF_MAX_SECONDS", self.job_backoff_max_seconds >= self.job_backoff_base_seconds,
              "must be at least JOB_BACKOFF_BASE_SECONDS"),
             ("OUTBOX_POLL_SECONDS", self.outbox_poll_seconds > 0, "must be positive"),
+            ("WORKER_CONCURRENCY", self.worker_concurrency >= 1, "must be at least 1"),
             ("LOG_LEVEL", self.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},
              "must be DEBUG, INFO, WARNING or ERROR"),
         ]

@@ -29,7 +29,7 @@ async def ping(ctx: dict[str, Any], *, token: str) -> str:
     return token
 
 
-def build_worker(settings: Settings, database_url: str, *, concurrency: int = 10,
+def build_worker(settings: Settings, database_url: str, *, concurrency: int | None = None,
                  handle_signals: bool = True) -> Worker:
     """``handle_signals=False`` for a worker inside a host program (the sandbox, tests): the host
     owns SIGINT and SIGTERM and stops the worker itself."""
@@ -55,7 +55,7 @@ def build_worker(settings: Settings, database_url: str, *, concurrency: int = 10
         queue,
         functions=[ping, process_kyc_callback, *PROVISIONING_JOBS],  # type: ignore[list-item]
         cron_jobs=[*kyc_cron_jobs(), *provisioning_cron_jobs()],
-        concurrency=concurrency,
+        concurrency=concurrency or settings.worker_concurrency,
         startup=startup,
         timers={"sweep": settings.worker_sweep_seconds},  # type: ignore[arg-type]
         shutdown=shutdown,
