@@ -1,4 +1,5 @@
-"""``python -m sim up [--env-file PATH] [--seed N]``: the whole stack, until interrupted."""
+"""``python -m sim up [--env-file PATH] [--seed N]``: the whole stack, until interrupted;
+``python -m sim portal-login``: a customer's portal token, through the login page."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import sys
 from pathlib import Path
 
 from service.logging import configure_logging
+from service.settings import read_dotenv
+from sim.portal_login import LoginFailed, log_in_through_login_page
 from sim.sandbox import DEFAULT_PORTS, Sandbox
 
 
@@ -38,6 +41,19 @@ async def up(args: argparse.Namespace) -> None:
         print("stopping ...", flush=True)
 
 
+async def portal_login(args: argparse.Namespace) -> int:
+    env = read_dotenv(Path(args.env_file))
+    try:
+        login = await log_in_through_login_page(env["KEYCLOAK_URL"], env["KEYCLOAK_CUSTOMER_REALM"],
+                                                env["PORTAL_CLIENT_ID"], args.username, args.password,
+                                                new_password=args.new_password)
+    except LoginFailed as exc:
+        print(f"login failed: {exc}", file=sys.stderr)
+        return 1
+    print(login.access_token)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim", description="The onboarding sandbox.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -50,7 +66,15 @@ def main(argv: list[str] | None = None) -> int:
                            help="the Keycloak fake's port when free (0: any)")
     up_parser.add_argument("--any-ports", action="store_true",
                            help="let the system pick every port (several stacks on one machine)")
+    login_parser = commands.add_parser(
+        "portal-login", help="log a customer in through the login page, as the portal would; prints the token")
+    login_parser.add_argument("--env-file", default="stack.env", help="the env file `sim up` wrote")
+    login_parser.add_argument("--username", required=True, help="the customer's email")
+    login_parser.add_argument("--password", required=True, help="the password (the welcome email's, first time)")
+    login_parser.add_argument("--new-password", help="given when Keycloak asks for a new password")
     args = parser.parse_args(argv)
+    if args.command == "portal-login":
+        return asyncio.run(portal_login(args))
     asyncio.run(up(args))
     return 0
 
