@@ -43,19 +43,29 @@ class RunningServer:
     async def stop(self) -> None:
         self.server.should_exit = True
         try:
-            await asyncio.wait_for(self.task, timeout=10)
+            await asyncio.wait_for(asyncio.shield(self.task), timeout=10)
         except TimeoutError:
-            self.server.force_exit = True  # a connection would not close; stop anyway, the others must too
+            # a connection would not close: stop anyway (the host's other servers must stop too)
+            self.server.force_exit = True
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(self.task, timeout=2)
         except asyncio.CancelledError:
             pass
 
 
 class EmbeddedServer(uvicorn.Server):
-    """uvicorn inside a host program: signals are the host's to handle, not each server's."""
+    """uvicorn inside a host program: signals are the host's to handle, not each server's, and a
+    failed start is an exception for the host, not ``sys.exit`` (uvicorn's answer on its own)."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await super().serve(sockets=sockets)
+        except SystemExit as exc:
+            raise RuntimeError(f"the server did not start (exit status {exc.code}); see the log above") from None
 
 
 def _config(app: Any) -> uvicorn.Config:
@@ -67,8 +77,13 @@ async def serve_asgi(app: Any, host: str = "127.0.0.1", port: int = 0) -> Runnin
     sock = bind_socket(host, port)
     server = EmbeddedServer(_config(app))
     task = asyncio.create_task(server.serve(sockets=[sock]), name=f"uvicorn:{sock.getsockname()[1]}")
+    deadline = asyncio.get_running_loop().time() + 60
     while not server.started:
-        if task.done():
+        if task.done() or asyncio.get_running_loop().time() > deadline:
+            sock.close()
+            if not task.done():
+                task.cancel()
+                raise RuntimeError(f"{app!r} did not start within 60 s")
             task.result()  # raises what stopped it
         await asyncio.sleep(0.01)
     return RunningServer(host, sock.getsockname()[1], server, task)

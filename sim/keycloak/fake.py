@@ -46,7 +46,9 @@ class KeycloakFake:
         self.smtp_port = smtp_port
         self.mail_from = "no-reply@keycloak.sim.test"
         self.realms: dict[str, Realm] = {}
-        self.tokens = TokenService(clock, self._new_id)
+        # tokens are drawn from a stream of their own: how many a client asks for depends on the wall
+        # clock (renewals), and must not shift the ids of users and clients made after them
+        self.tokens = TokenService(clock, lambda: self.seed.uuid("keycloak.token_ids"))
         self.logins = LoginFlows(clock, self._new_code)
         self.grants = Grants(self.tokens, self.logins)
         self.journal = RequestJournal(clock)

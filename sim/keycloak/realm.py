@@ -282,6 +282,8 @@ class Realm:
             raise InvalidUserRepresentation("User name is missing")
         self._check_unique(username=username, email=representation.get("email"))
         user = self._new_user(username)
+        # as Keycloak does: a user created without "enabled" is created disabled
+        user.enabled = False
         self._apply(user, representation)
         for credential in representation.get("credentials") or []:
             if credential.get("type", "password") == "password":

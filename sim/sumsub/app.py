@@ -191,7 +191,8 @@ async def websdk_link(
         redirect = body.get("redirect")
     else:
         # older form: level in the path, user and ttl in the query, empty body
-        level, user_id, ttl, identifiers, redirect = level_name, external_user_id, ttl_query or 1800, {}, None
+        ttl = 1800 if ttl_query is None else ttl_query
+        level, user_id, identifiers, redirect = level_name, external_user_id, {}, None
     if not isinstance(level, str) or not level:
         raise BadRequest("levelName is required")
     if not isinstance(user_id, str) or not user_id:

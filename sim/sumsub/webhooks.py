@@ -173,6 +173,8 @@ class WebhookSender:
         await self.network.transmit(message, self._post, settle)
 
     def _settle(self, delivery: WebhookDelivery, number: int, sent_at: float, result: WireResult) -> None:
+        if delivery not in self.deliveries:
+            return  # sent before a reset and still on its way through the network: no longer ours to record
         next_retry_at = None
         if result.ok:
             delivery.state = "delivered"

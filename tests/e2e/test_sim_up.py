@@ -58,7 +58,12 @@ async def test_sim_up_writes_the_env_file_serves_the_stack_and_stops_on_interrup
         finally:
             if process.returncode is None:
                 process.send_signal(signal.SIGINT)
-            await asyncio.wait_for(process.wait(), timeout=30)
+            try:
+                await asyncio.wait_for(process.wait(), timeout=30)
+            except TimeoutError:
+                process.kill()  # never leave a whole stack running behind a failed test
+                await process.wait()
+                raise
         output = log_file.read_bytes()
         assert process.returncode == 0, output.decode()[-2000:]
         assert b"The onboarding sandbox is up" in output

@@ -409,3 +409,8 @@ async def test_reset_keeps_the_published_credentials_and_forgets_the_rest(
     assert len(keycloak.journal) == 0
     assert operator_openid.token(keycloak.operator_username, keycloak.operator_password)["access_token"]
     assert admin.get_users({}) == []
+
+
+def test_a_user_created_without_enabled_is_disabled_as_in_keycloak(admin: KeycloakAdmin) -> None:
+    user_id = admin.create_user({"username": "left.out", "email": "left.out@example.com"})
+    assert admin.get_user(user_id)["enabled"] is False
