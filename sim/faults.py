@@ -66,11 +66,22 @@ class InjectedFault:
     status: int | None
 
 
+ErrorBody = Callable[[int, str], Any]
+
+
+def _oauth_error(status: int, description: str) -> dict[str, str]:
+    return {"error": "service_unavailable" if status == 503 else f"http_{status}", "error_description": description}
+
+
 class HttpFaults:
-    def __init__(self, name: str, clock: VirtualClock, seed: Seed) -> None:
+    """``error_body(status, description)`` shapes an injected error as the faked system shapes its own
+    (Keycloak's OAuth-style errors by default; the Sumsub fake passes Sumsub's)."""
+
+    def __init__(self, name: str, clock: VirtualClock, seed: Seed, *, error_body: ErrorBody = _oauth_error) -> None:
         self.name = name
         self.clock = clock
         self.seed = seed
+        self.error_body = error_body
         self.rules: list[FaultRule] = []
         self.journal: list[InjectedFault] = []
 
@@ -85,18 +96,18 @@ class HttpFaults:
         """Every request answers ``status`` for ``seconds`` of the clock (forever when None)."""
         start = self.clock.time() + start_in
         end = None if seconds is None else start + seconds
-        body = {"error": "service_unavailable", "error_description": f"{self.name} is down (injected)"}
-        return self._add(FaultRule("status", status=status, starts_at=start, ends_at=end, body=body), path)
+        return self._add(FaultRule("status", status=status, starts_at=start, ends_at=end,
+                                   body=f"{self.name} is down (injected)"), path)
 
     def fail_next(self, count: int = 1, *, status: int = 503, path: str | None = None,
                   method: str | None = None, body: Any = None, headers: dict[str, str] | None = None) -> FaultRule:
         rule = FaultRule("status", status=status, remaining=count, method=method, headers=headers or {},
-                         body=body if body is not None else {"error": f"injected {status}"})
+                         body=body if body is not None else f"injected {status}")
         return self._add(rule, path)
 
     def rate_limit(self, count: int = 1, *, retry_after: int = 1, path: str | None = None) -> FaultRule:
         rule = FaultRule("status", status=429, remaining=count, headers={"Retry-After": str(retry_after)},
-                         body={"error": "too_many_requests"})
+                         body="too many requests (injected)")
         return self._add(rule, path)
 
     def slow(self, seconds: float, *, count: int | None = 1, path: str | None = None) -> FaultRule:
@@ -106,8 +117,8 @@ class HttpFaults:
     def error_rate(self, probability: float, *, status: int = 500, path: str | None = None) -> FaultRule:
         if not 0.0 <= probability <= 1.0:
             raise ValueError("probability is between 0 and 1")
-        return self._add(FaultRule("status", status=status, probability=probability,
-                                   body={"error": f"injected {status}"}), path)
+        return self._add(FaultRule("status", status=status, probability=probability, body=f"injected {status}"),
+                         path)
 
     def clear(self) -> None:
         self.rules.clear()
@@ -144,7 +155,9 @@ class HttpFaults:
                 await asyncio.sleep(rule.delay)
                 await app(scope, receive, send)
             else:
-                body = json.dumps(rule.body).encode()
+                # a text is a description, shaped by the fake; anything else is sent as given
+                shaped = self.error_body(rule.status, rule.body) if isinstance(rule.body, str) else rule.body
+                body = json.dumps(shaped).encode()
                 headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
                 headers += [(k.lower().encode(), v.encode()) for k, v in rule.headers.items()]
                 await send({"type": "http.response.start", "status": rule.status, "headers": headers})

@@ -80,7 +80,8 @@ class SumsubFake:
         # the base of permalink URLs; None: the URL the API was called on
         self.public_url = public_url
         self.timestamp_tolerance = timestamp_tolerance
-        self.faults = HttpFaults("sumsub", clock, seed)
+        self.faults = HttpFaults("sumsub", clock, seed, error_body=lambda status, description: {
+            "description": description, "code": status, "correlationId": self.new_error_correlation_id()})
         self._owns_network = network is None
         self.network = network if network is not None else WebhookNetwork(clock, seed)
         self.applicants = ApplicantRegistry(clock, seed, client_id=client_id)
