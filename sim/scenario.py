@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from sim.keycloak import KeycloakFake
+from sim.keycloak import KeycloakFake, User
 from sim.network import HeldMessage, Match, MessageMatch, NetworkRecord, WebhookMessage, WebhookNetwork
 from sim.sumsub.webhooks import DeliveryAttempt
 
@@ -34,6 +34,7 @@ __all__ = [
     "customer_summary",
     "get_account",
     "get_customer",
+    "keycloak_users_of",
     "keycloak_users_table",
     "network_journal_table",
     "provisioning_table",
@@ -172,11 +173,15 @@ def customer_summary(customer: Mapping[str, Any]) -> dict[str, Any]:
     return {key: customer.get(key) for key in keys}
 
 
-def keycloak_users_table(keycloak: KeycloakFake, customer_id: str) -> str:
+def keycloak_users_of(keycloak: KeycloakFake, customer_id: str) -> list[User]:
     """The customer's users in Keycloak's customer realm (one, when provisioning did its job once)."""
     realm = keycloak.realm(keycloak.customer_realm)
+    return [user for user in realm.users.values() if customer_id in user.attributes.get("customer_id", [])]
+
+
+def keycloak_users_table(keycloak: KeycloakFake, customer_id: str) -> str:
     return table([{"username": user.username, "enabled": user.enabled, "customer_id": customer_id}
-                  for user in realm.users.values() if customer_id in user.attributes.get("customer_id", [])])
+                  for user in keycloak_users_of(keycloak, customer_id)])
 
 
 def provisioning_table(customer: Mapping[str, Any]) -> str:

@@ -3,7 +3,6 @@ provisioning → active, then the customer logs in to the portal as a person wou
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import httpx
@@ -13,48 +12,25 @@ from service.customers.domain import CustomerType
 from sim.network import Match
 from sim.portal_login import log_in_through_login_page
 from sim.sandbox import Sandbox
+from sim.scenario import create_customer, keycloak_users_of, start_kyc, wait_for_customer
 from tests.support.waiting import eventually
-
-
-async def create_customer(operator: httpx.AsyncClient, customer_type: str = "individual") -> dict[str, Any]:
-    response = await operator.post("/api/customers", json={
-        "email": f"e2e.{uuid.uuid4().hex[:10]}@example.com", "customer_type": customer_type})
-    assert response.status_code == 201, response.text
-    return dict(response.json())
-
-
-async def start_kyc(operator: httpx.AsyncClient, customer: dict[str, Any]) -> str:
-    response = await operator.post(f"/api/customers/{customer['id']}/kyc-link")
-    assert response.status_code == 200, response.text
-    assert response.json()["url"].startswith("http")
-    return str(response.json()["applicant_id"])
-
-
-async def until_active(operator: httpx.AsyncClient, customer: dict[str, Any], timeout: float = 40) -> dict[str, Any]:
-    async def probe() -> dict[str, Any]:
-        return dict((await operator.get(f"/api/customers/{customer['id']}")).json())
-    return await eventually(probe, until=lambda c: c["activity_status"] == "active", timeout=timeout,
-                            what=f"customer {customer['email']} active")
-
-
-def keycloak_users_of(sandbox: Sandbox, customer: dict[str, Any]) -> list[Any]:
-    realm = sandbox.keycloak.realm(sandbox.keycloak.customer_realm)
-    return [u for u in realm.users.values() if customer["id"] in u.attributes.get("customer_id", [])]
 
 
 async def test_an_approved_customer_is_provisioned_once_and_can_use_the_portal(
         sandbox: Sandbox, operator: httpx.AsyncClient) -> None:
-    customer = await create_customer(operator)
-    applicant_id = await start_kyc(operator, customer)
+    customer = await create_customer(operator, "e2e")
+    link = await start_kyc(operator, customer["id"])
+    assert link["url"].startswith(sandbox.sumsub_url)
+    applicant_id = link["applicant_id"]
     sandbox.sumsub.submit_documents(applicant_id)
     sandbox.sumsub.review(applicant_id, "GREEN")
 
-    shown = await until_active(operator, customer)
+    shown = await wait_for_customer(operator, customer["id"], status="active", timeout=40)
     assert (shown["kyc_status"], shown["verification_status"], shown["kyc_level"]) == ("approved", "verified", "basic")
     assert shown["eligible_for_credit_facility"] is True
     assert {step: state["status"] for step, state in shown["provisioning"].items()} == {
         "keycloak_user": "done", "welcome_email": "done", "deposit_account": "done"}
-    assert len(keycloak_users_of(sandbox, customer)) == 1
+    assert len(keycloak_users_of(sandbox.keycloak, customer["id"])) == 1
     account = (await operator.get(f"/api/customers/{customer['id']}/account")).json()
     assert (account["currency"], account["balance_cents"], account["account_set"]) == (
         "USD", 0, "deposit-individual-account-set")
@@ -81,9 +57,9 @@ async def test_an_approved_customer_is_provisioned_once_and_can_use_the_portal(
 
 
 async def one_of_everything(sandbox: Sandbox, operator: httpx.AsyncClient, customer: dict[str, Any]) -> None:
-    shown = await until_active(operator, customer)
+    shown = await wait_for_customer(operator, customer["id"], status="active", timeout=40)
     assert shown["kyc_status"] == "approved"
-    assert len(keycloak_users_of(sandbox, customer)) == 1
+    assert len(keycloak_users_of(sandbox.keycloak, customer["id"])) == 1
     await sandbox.smtp.wait_for(to=customer["email"], timeout=10)
     assert len(sandbox.smtp.search(to=customer["email"])) == 1
     account = (await operator.get(f"/api/customers/{customer['id']}/account")).json()
@@ -92,10 +68,10 @@ async def one_of_everything(sandbox: Sandbox, operator: httpx.AsyncClient, custo
 
 async def test_every_webhook_delivered_three_times_gives_one_of_everything(
         sandbox: Sandbox, operator: httpx.AsyncClient) -> None:
-    customer = await create_customer(operator, "private_company")
+    customer = await create_customer(operator, "e2e", "private_company")
     mine = Match(external_user_id=customer["id"])
     rule = sandbox.network.duplicate(2, match=mine, count=None)
-    applicant_id = await start_kyc(operator, customer)
+    applicant_id = (await start_kyc(operator, customer["id"]))["applicant_id"]
     sandbox.sumsub.submit_documents(applicant_id)
     sandbox.sumsub.review(applicant_id, "GREEN")
     await one_of_everything(sandbox, operator, customer)
@@ -106,10 +82,10 @@ async def test_every_webhook_delivered_three_times_gives_one_of_everything(
 
 async def test_webhooks_released_newest_first_give_one_of_everything(sandbox: Sandbox,
                                                                        operator: httpx.AsyncClient) -> None:
-    customer = await create_customer(operator, "bank")
+    customer = await create_customer(operator, "e2e", "bank")
     mine = Match(external_user_id=customer["id"])
     sandbox.network.hold(match=mine)
-    applicant_id = await start_kyc(operator, customer)
+    applicant_id = (await start_kyc(operator, customer["id"]))["applicant_id"]
     sandbox.sumsub.submit_documents(applicant_id)
     sandbox.sumsub.review(applicant_id, "GREEN")
 
@@ -123,8 +99,8 @@ async def test_webhooks_released_newest_first_give_one_of_everything(sandbox: Sa
 
 async def test_keycloak_down_for_a_while_then_back_gives_one_user(sandbox: Sandbox,
                                                                    operator: httpx.AsyncClient) -> None:
-    customer = await create_customer(operator)
-    applicant_id = await start_kyc(operator, customer)
+    customer = await create_customer(operator, "e2e")
+    applicant_id = (await start_kyc(operator, customer["id"]))["applicant_id"]
     outage = sandbox.keycloak.faults.outage(path="/admin/")  # until a failed attempt is seen
     sandbox.sumsub.review(applicant_id, "GREEN")
 
@@ -135,19 +111,19 @@ async def test_keycloak_down_for_a_while_then_back_gives_one_user(sandbox: Sandb
                                what="a failed Keycloak attempt recorded")
     assert failing["status"] == "pending"
     sandbox.keycloak.faults.rules.remove(outage)
-    shown = await until_active(operator, customer)
+    shown = await wait_for_customer(operator, customer["id"], status="active", timeout=40)
     assert shown["provisioning"]["keycloak_user"]["attempts"] >= 2
-    assert len(keycloak_users_of(sandbox, customer)) == 1
+    assert len(keycloak_users_of(sandbox.keycloak, customer["id"])) == 1
     assert any(f.status == 503 for f in sandbox.keycloak.faults.journal)
 
 
 async def test_smtp_answering_451_is_retried_and_one_email_arrives(sandbox: Sandbox,
                                                                     operator: httpx.AsyncClient) -> None:
-    customer = await create_customer(operator)
-    applicant_id = await start_kyc(operator, customer)
+    customer = await create_customer(operator, "e2e")
+    applicant_id = (await start_kyc(operator, customer["id"]))["applicant_id"]
     sandbox.smtp.faults.fail_next(2, code=451, stage="RCPT")
     sandbox.sumsub.review(applicant_id, "GREEN")
-    shown = await until_active(operator, customer)
+    shown = await wait_for_customer(operator, customer["id"], status="active", timeout=40)
     assert shown["provisioning"]["welcome_email"]["attempts"] >= 3
     assert len(sandbox.smtp.search(to=customer["email"])) == 1
 
@@ -155,20 +131,20 @@ async def test_smtp_answering_451_is_retried_and_one_email_arrives(sandbox: Sand
 @pytest.mark.parametrize("customer_type", [t.value for t in CustomerType])
 async def test_every_customer_type_gets_its_account_set(sandbox: Sandbox, operator: httpx.AsyncClient,
                                                         customer_type: str) -> None:
-    customer = await create_customer(operator, customer_type)
-    applicant_id = await start_kyc(operator, customer)
+    customer = await create_customer(operator, "e2e", customer_type)
+    applicant_id = (await start_kyc(operator, customer["id"]))["applicant_id"]
     sandbox.sumsub.review(applicant_id, "GREEN")
-    await until_active(operator, customer)
+    await wait_for_customer(operator, customer["id"], status="active", timeout=40)
     account = (await operator.get(f"/api/customers/{customer['id']}/account")).json()
     assert account["account_set"] == f"deposit-{customer_type.replace('_', '-')}-account-set"
 
 
 async def test_a_newer_red_after_approval_suspends_disables_the_login_and_freezes_the_account(
         sandbox: Sandbox, operator: httpx.AsyncClient) -> None:
-    customer = await create_customer(operator)
-    applicant_id = await start_kyc(operator, customer)
+    customer = await create_customer(operator, "e2e")
+    applicant_id = (await start_kyc(operator, customer["id"]))["applicant_id"]
     sandbox.sumsub.review(applicant_id, "GREEN")
-    await until_active(operator, customer)
+    await wait_for_customer(operator, customer["id"], status="active", timeout=40)
     sandbox.sumsub.review(applicant_id, "RED", labels=["FORGERY"], reject_type="FINAL")
 
     async def probe() -> dict[str, Any]:
@@ -177,15 +153,15 @@ async def test_a_newer_red_after_approval_suspends_disables_the_login_and_freeze
                              and c["provisioning"].get("keycloak_disabled", {}).get("status") == "done",
                              what="login disabled and account frozen")
     assert (shown["kyc_status"], shown["activity_status"]) == ("rejected", "suspended")
-    assert [u.enabled for u in keycloak_users_of(sandbox, customer)] == [False]
+    assert [u.enabled for u in keycloak_users_of(sandbox.keycloak, customer["id"])] == [False]
     account = (await operator.get(f"/api/customers/{customer['id']}/account")).json()
     assert account["status"] == "frozen"
 
 
 async def test_deactivated_while_provisioning_waits_for_keycloak_ends_with_no_usable_login_or_account(
         sandbox: Sandbox, operator: httpx.AsyncClient) -> None:
-    customer = await create_customer(operator)
-    applicant_id = await start_kyc(operator, customer)
+    customer = await create_customer(operator, "e2e")
+    applicant_id = (await start_kyc(operator, customer["id"]))["applicant_id"]
     outage = sandbox.keycloak.faults.outage(path="/admin/")
     sandbox.sumsub.review(applicant_id, "GREEN")
 
@@ -202,7 +178,7 @@ async def test_deactivated_while_provisioning_waits_for_keycloak_ends_with_no_us
         for step in ("keycloak_user", "deposit_account", "keycloak_disabled", "deposit_frozen")),
         timeout=40, what="provisioning and suspension settled")
     assert settled["activity_status"] == "suspended"
-    assert all(not user.enabled for user in keycloak_users_of(sandbox, customer))
+    assert all(not user.enabled for user in keycloak_users_of(sandbox.keycloak, customer["id"]))
     account = (await operator.get(f"/api/customers/{customer['id']}/account")).json()
     assert account["status"] == "frozen"
     assert sandbox.smtp.search(to=customer["email"]) == []

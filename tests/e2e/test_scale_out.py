@@ -22,6 +22,7 @@ from service.customers.domain import CustomerType
 from service.db.engine import libpq_url
 from service.queue import create_queue
 from sim.sandbox import Sandbox
+from sim.scenario import create_customer, keycloak_users_of, start_kyc, wait_for_customer
 from tests.support.databases import scratch_database
 from tests.support.processes import ServiceProcess, ServiceProcesses, free_port
 from tests.support.waiting import eventually
@@ -47,33 +48,10 @@ async def operator_client(stack: Sandbox, exits: AsyncExitStack, api: ServicePro
     return await exits.enter_async_context(client)
 
 
-async def create_customer(operator: httpx.AsyncClient, customer_type: str = "individual") -> dict[str, Any]:
-    response = await operator.post("/api/customers", json={
-        "email": f"scale.{uuid.uuid4().hex[:10]}@example.com", "customer_type": customer_type})
-    assert response.status_code == 201, response.text
-    return dict(response.json())
-
-
-async def start_kyc(operator: httpx.AsyncClient, customer: dict[str, Any]) -> str:
-    response = await operator.post(f"/api/customers/{customer['id']}/kyc-link")
-    assert response.status_code == 200, response.text
-    return str(response.json()["applicant_id"])
-
-
 async def shown(operator: httpx.AsyncClient, customer: dict[str, Any]) -> dict[str, Any]:
     response = await operator.get(f"/api/customers/{customer['id']}")
     assert response.status_code == 200, response.text
     return dict(response.json())
-
-
-async def until_active(operator: httpx.AsyncClient, customer: dict[str, Any], timeout: float = 40) -> dict[str, Any]:
-    return await eventually(lambda: shown(operator, customer), until=lambda c: c["activity_status"] == "active",
-                            timeout=timeout, what=f"customer {customer['email']} active")
-
-
-def keycloak_users_of(stack: Sandbox, customer: dict[str, Any]) -> list[Any]:
-    realm = stack.keycloak.realm(stack.keycloak.customer_realm)
-    return [u for u in realm.users.values() if customer["id"] in u.attributes.get("customer_id", [])]
 
 
 async def deposit_accounts_in_ledger(stack: Sandbox, customer: dict[str, Any]) -> int:
@@ -89,7 +67,7 @@ async def assert_one_of_everything(stack: Sandbox, operator: httpx.AsyncClient, 
     now = await shown(operator, customer)
     assert (now["activity_status"], now["kyc_status"]) == ("active", "approved")
     assert {step: state["status"] for step, state in now["provisioning"].items()} == ACTIVATION_STEPS
-    assert len(keycloak_users_of(stack, customer)) == 1
+    assert len(keycloak_users_of(stack.keycloak, customer["id"])) == 1
     await stack.smtp.wait_for(to=customer["email"], subject="Welcome", timeout=10)
     assert len(stack.smtp.search(to=customer["email"])) == 1
     account = await operator.get(f"/api/customers/{customer['id']}/account")
@@ -135,12 +113,12 @@ async def test_two_apis_and_two_workers_give_each_customer_one_of_everything(sta
             if number == 4:  # from here on, Sumsub calls the second API back
                 stack.attach_service(apis[1].url)
             operator = operators[number % 2]
-            customer = await create_customer(operator, next(customer_types))
-            stack.sumsub.review(await start_kyc(operator, customer), "GREEN")
+            customer = await create_customer(operator, "scale", next(customer_types))
+            stack.sumsub.review((await start_kyc(operator, customer["id"]))["applicant_id"], "GREEN")
             customers.append(customer)
 
         for number, customer in enumerate(customers):
-            await until_active(operators[(number + 1) % 2], customer)
+            await wait_for_customer(operators[(number + 1) % 2], customer["id"], status="active", timeout=40)
         processes_alive(*apis, *workers)
         # checked once every customer is active, so a late duplicate of an early one is seen too
         for number, customer in enumerate(customers):
@@ -166,8 +144,8 @@ async def test_a_worker_killed_in_the_middle_of_a_job_leaves_it_to_another(stack
         api = await processes.start_api("api", port=port)
         doomed = processes.start_worker("worker-a")
         operator = await operator_client(stack, exits, api)
-        customer = await create_customer(operator)
-        applicant_id = await start_kyc(operator, customer)
+        customer = await create_customer(operator, "scale")
+        applicant_id = (await start_kyc(operator, customer["id"]))["applicant_id"]
         # the Keycloak step's first request (its search for the customer's user) hangs, far longer than the
         # test needs to notice it and kill worker A, however loaded the machine
         stack.keycloak.faults.slow(15.0, count=1, path=CUSTOMER_USERS)
@@ -182,11 +160,11 @@ async def test_a_worker_killed_in_the_middle_of_a_job_leaves_it_to_another(stack
 
         before = await shown(operator, customer)
         assert before["provisioning"]["keycloak_user"]["status"] == "pending"
-        assert keycloak_users_of(stack, customer) == []
+        assert keycloak_users_of(stack.keycloak, customer["id"]) == []
         assert "step=keycloak_user" not in doomed.log()
 
         survivor = processes.start_worker("worker-b")
-        after = await until_active(operator, customer)
+        after = await wait_for_customer(operator, customer["id"], status="active", timeout=40)
         assert after["provisioning"]["keycloak_user"]["attempts"] >= 1
         await assert_one_of_everything(stack, operator, customer)
         done_here = [line for line in survivor.log().splitlines()
