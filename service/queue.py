@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from saq import Queue
 from saq.queue.postgres import PostgresQueue
 
 from service.db.engine import libpq_url
 from service.settings import Settings
 
-__all__ = ["create_queue", "queue_backend"]
+__all__ = ["create_queue", "job_options", "queue_backend"]
 
 
 def queue_backend(settings: Settings) -> str:
@@ -22,3 +24,10 @@ def create_queue(settings: Settings, database_url: str) -> Queue:
     return PostgresQueue(
         url=libpq_url(settings.queue_url or database_url), name=settings.queue_name, min_size=1, max_size=8
     )
+
+
+def job_options(settings: Settings) -> dict[str, Any]:
+    """How every job is run: its timeout, and retries with exponential backoff and jitter (SAQ's
+    defaults are 10 s and a single attempt)."""
+    return {"timeout": settings.job_timeout_seconds, "retries": settings.job_max_attempts,
+            "retry_delay": settings.job_backoff_base_seconds, "retry_backoff": settings.job_backoff_max_seconds}

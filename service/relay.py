@@ -46,8 +46,7 @@ class Feed:
 
 
 FEEDS = (
-    Feed("kyc-inbox", "kyc_callback_received", KycCallbackRecord, KycCallbackRecord.queued_at,
-         lambda queue, _settings, row_id: enqueue_callback(queue, row_id)),
+    Feed("kyc-inbox", "kyc_callback_received", KycCallbackRecord, KycCallbackRecord.queued_at, enqueue_callback),
     Feed("outbox", "outbox_written", OutboxRecord, OutboxRecord.relayed_at, enqueue_outbox_event),
 )
 

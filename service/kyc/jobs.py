@@ -11,21 +11,20 @@ from sqlalchemy import select
 
 from service.db.models import KycCallbackRecord
 from service.kyc.processing import process_callbacks, record_failure
+from service.queue import job_options
+from service.settings import Settings
 
-__all__ = ["CALLBACK_RETRIES", "enqueue_callback", "kyc_cron_jobs", "process_kyc_callback", "sweep_kyc_inbox"]
+__all__ = ["enqueue_callback", "kyc_cron_jobs", "process_kyc_callback", "sweep_kyc_inbox"]
 
 log = structlog.get_logger(__name__)
 
-CALLBACK_RETRIES = 12  # with backoff from 1 s, the last try comes about an hour after the first
 STUCK_AFTER = timedelta(seconds=30)
 
 
-async def enqueue_callback(queue: Queue, callback_id: int) -> None:
+async def enqueue_callback(queue: Queue, settings: Settings, callback_id: int) -> None:
     """One job per inbox row (its id is the job key, so a second enqueue is a no-op)."""
-    await queue.enqueue(
-        "process_kyc_callback", key=f"kyc-callback:{callback_id}", callback_id=callback_id,
-        timeout=30, retries=CALLBACK_RETRIES, retry_delay=1.0, retry_backoff=900.0,
-    )
+    await queue.enqueue("process_kyc_callback", key=f"kyc-callback:{callback_id}", callback_id=callback_id,
+                        **job_options(settings))
 
 
 async def process_kyc_callback(ctx: dict[str, Any], *, callback_id: int) -> dict[str, Any]:
@@ -51,7 +50,7 @@ async def sweep_kyc_inbox(ctx: dict[str, Any]) -> int:
             .order_by(KycCallbackRecord.id).limit(500)
         )).all()
     for callback_id in ids:
-        await enqueue_callback(ctx["worker"].queue, callback_id)
+        await enqueue_callback(ctx["worker"].queue, ctx["settings"], callback_id)
     if ids:
         log.warning("kyc.inbox_swept", count=len(ids))
     return len(ids)

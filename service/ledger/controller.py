@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, get, post
 from litestar.params import HeaderParameter, JSONBody
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.auth.guards import requires
 from service.auth.permissions import Permission
@@ -19,6 +19,7 @@ from service.ledger import repository
 from service.ledger.domain import (
     AccountFrozen,
     AccountNotFound,
+    EntryKind,
     IdempotencyKeyReused,
     InsufficientFunds,
     InvalidAmount,
@@ -36,17 +37,15 @@ IdempotencyKey = Annotated[str | None, HeaderParameter(
 )]
 
 
-def _problem(request: Request[Any, Any, Any], problem: Problem) -> Response[dict[str, Any]]:
-    return problem_response(request, problem)
-
-
 ledger_problem_handlers: dict[Any, Any] = {
-    AccountNotFound: lambda request, exc: _problem(request, Problem(404, "account_not_found", str(exc))),
-    AccountFrozen: lambda request, exc: _problem(request, Problem(409, "account_frozen", str(exc))),
-    InsufficientFunds: lambda request, exc: _problem(request, Problem(
+    AccountNotFound: lambda request, exc: problem_response(request, Problem(404, "account_not_found", str(exc))),
+    AccountFrozen: lambda request, exc: problem_response(request, Problem(409, "account_frozen", str(exc))),
+    InsufficientFunds: lambda request, exc: problem_response(request, Problem(
         409, "insufficient_funds", str(exc), balance_cents=exc.balance_cents, requested_cents=exc.requested_cents)),
-    IdempotencyKeyReused: lambda request, exc: _problem(request, Problem(409, "idempotency_key_reused", str(exc))),
-    InvalidAmount: lambda request, exc: _problem(request, Problem(422, "invalid_input", str(exc), field=exc.field)),
+    IdempotencyKeyReused: lambda request, exc: problem_response(
+        request, Problem(409, "idempotency_key_reused", str(exc))),
+    InvalidAmount: lambda request, exc: problem_response(
+        request, Problem(422, "invalid_input", str(exc), field=exc.field)),
 }
 
 
@@ -56,6 +55,16 @@ async def _amount_as_sent(data: AmountRequest, request: Request[Any, Any, Any]) 
     raw = await request.json()  # already parsed for ``data``; this is the cached result
     validate_amount_cents(raw.get("amount_cents") if isinstance(raw, dict) else None)
     return data.amount_cents
+
+
+async def _post_entry(kind: EntryKind, reference: str, data: AmountRequest, request: Request[Any, Any, Any],
+                      sessions: async_sessionmaker[AsyncSession], idempotency_key: str | None) -> PostedEntryView:
+    amount_cents = await _amount_as_sent(data, request)
+    record = repository.record_deposit if kind is EntryKind.DEPOSIT else repository.record_withdrawal
+    async with sessions.begin() as session:
+        customer = await _active_customer(session, reference)
+        posted = await record(session, customer.id, amount_cents, idempotency_key)
+    return posted_entry_view(posted)
 
 
 async def _active_customer(session: AsyncSession, reference: str) -> CustomerRecord:
@@ -83,19 +92,11 @@ class DepositAccountController(Controller):
     async def create_deposit(self, customer_id: CustomerReference, data: JSONBody[AmountRequest],
                              request: Request[Any, Any, Any], sessions: Sessions,
                              idempotency_key: IdempotencyKey = None) -> PostedEntryView:
-        amount_cents = await _amount_as_sent(data, request)
-        async with sessions.begin() as session:
-            customer = await _active_customer(session, customer_id)
-            posted = await repository.record_deposit(session, customer.id, amount_cents, idempotency_key)
-        return posted_entry_view(posted)
+        return await _post_entry(EntryKind.DEPOSIT, customer_id, data, request, sessions, idempotency_key)
 
     @post("/withdrawals", guards=[requires(Permission.WITHDRAWAL_CREATE)], status_code=201,
           summary="Withdraw from a customer's account; 409 when it would overdraw, and nothing is written")
     async def create_withdrawal(self, customer_id: CustomerReference, data: JSONBody[AmountRequest],
                                 request: Request[Any, Any, Any], sessions: Sessions,
                                 idempotency_key: IdempotencyKey = None) -> PostedEntryView:
-        amount_cents = await _amount_as_sent(data, request)
-        async with sessions.begin() as session:
-            customer = await _active_customer(session, customer_id)
-            posted = await repository.record_withdrawal(session, customer.id, amount_cents, idempotency_key)
-        return posted_entry_view(posted)
+        return await _post_entry(EntryKind.WITHDRAWAL, customer_id, data, request, sessions, idempotency_key)

@@ -30,6 +30,7 @@ from service.provisioning.steps import (
     step_state,
 )
 from service.provisioning.welcome_email import compose_welcome_email, new_temporary_password, send_email
+from service.queue import job_options
 from service.settings import Settings
 
 __all__ = ["PROVISIONING_JOBS", "enqueue_outbox_event", "handle_outbox_event", "provisioning_cron_jobs",
@@ -39,18 +40,9 @@ log = structlog.get_logger(__name__)
 
 
 
-def _job_options(settings: Settings) -> dict[str, Any]:
-    return {
-        "timeout": settings.job_timeout_seconds,
-        "retries": settings.job_max_attempts,
-        "retry_delay": settings.job_backoff_base_seconds,
-        "retry_backoff": settings.job_backoff_max_seconds,
-    }
-
-
 async def enqueue_outbox_event(queue: Queue, settings: Settings, outbox_id: int) -> None:
     """The outbox id is the job key: relaying the same row twice enqueues one job."""
-    await queue.enqueue("handle_outbox_event", key=f"outbox:{outbox_id}", outbox_id=outbox_id, **_job_options(settings))
+    await queue.enqueue("handle_outbox_event", key=f"outbox:{outbox_id}", outbox_id=outbox_id, **job_options(settings))
 
 
 async def _enqueue_step(queue: Queue, settings: Settings, step: Step, customer_id: uuid.UUID,
@@ -59,7 +51,7 @@ async def _enqueue_step(queue: Queue, settings: Settings, step: Step, customer_i
         f"run_{step.value}",
         key=f"{step.value}:{customer_id}:{cause}",
         customer_id=str(customer_id),
-        **_job_options(settings),
+        **job_options(settings),
     )
 
 
