@@ -29,6 +29,7 @@ from service.kyc.sumsub import SumsubClient
 from service.kyc.webhook import sumsub_webhook
 from service.ledger.controller import DepositAccountController
 from service.logging import configure_logging, request_id_middleware
+from service.nul_bytes import refuse_nul_bytes
 from service.portal import portal_me
 from service.problems import Problem, exception_handlers, problem_response
 from service.queue import create_queue, queue_backend
@@ -116,5 +117,5 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool | Non
         logging_config=None,  # structlog, configured above, owns the output
     )
     # outside routing, so that every answer, a 404 for an unknown path too, carries a request id
-    app.asgi_handler = request_id_middleware(app.asgi_handler)
+    app.asgi_handler = request_id_middleware(refuse_nul_bytes(app.asgi_handler))
     return app

@@ -7,8 +7,11 @@ them, so they never have to sit in the code or in a committed file.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,10 @@ DEFAULT_ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     "viewer": ["CUSTOMER_READ", "ACCOUNT_READ"],
 }
+
+
+# the last resort of ``signing_key``: valid in this process only
+_PROCESS_SECRET = secrets.token_hex(32)
 
 
 class SettingsError(ValueError):
@@ -93,6 +100,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # Customer list
     page_size_default: int = 20
     page_size_max: int = 100
+    # signs the list's cursors; unset, a key is derived from the service's other secrets (the same in
+    # every process that shares them), or made anew per process when there are none
+    cursor_secret: str | None = None
 
     def __post_init__(self) -> None:
         checks: list[tuple[str, bool, str]] = [
@@ -121,6 +131,15 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             if not ok:
                 raise SettingsError(f"{variable} {why}")
 
+    def signing_key(self, purpose: str) -> bytes:
+        """A key for ``purpose`` (e.g. cursors): from CURSOR_SECRET, else derived from the service's
+        other secrets, so every process configured alike signs alike."""
+        base = self.cursor_secret or "|".join(
+            s for s in (self.sumsub_webhook_secret, self.sumsub_secret_key, self.keycloak_client_secret) if s)
+        if not base:
+            base = _PROCESS_SECRET
+        return hmac.new(base.encode(), purpose.encode(), hashlib.sha256).digest()
+
     @property
     def admin_issuer(self) -> str:
         return f"{self.keycloak_url.rstrip('/')}/realms/{self.keycloak_admin_realm}"
@@ -131,7 +150,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
 
 
 _SECRETS = ("database_url", "queue_url", "keycloak_client_secret", "sumsub_app_token",
-            "sumsub_secret_key", "sumsub_webhook_secret", "smtp_password")
+            "sumsub_secret_key", "sumsub_webhook_secret", "smtp_password", "cursor_secret")
 
 
 def read_dotenv(path: Path) -> dict[str, str]:

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import msgspec
+import structlog
 from saq import Worker
 
 from service.app import create_app
@@ -39,6 +40,8 @@ from sim.sumsub import SumsubFake
 __all__ = ["DEFAULT_PORTS", "SANDBOX_DATABASE", "Sandbox"]
 
 SANDBOX_DATABASE = "sandbox"
+
+log = structlog.get_logger(__name__)
 
 DEFAULT_PORTS = {"service": 8000, "keycloak": 8080, "sumsub": 8081, "smtp": 1025, "smtp_api": 8025}
 
@@ -128,7 +131,9 @@ class Sandbox:
         else:
             # the fakes start empty, so the sandbox's own database does too: no customer whose Keycloak
             # user or Sumsub applicant vanished with the last run
-            server = await asyncio.to_thread(start_embedded_postgres)
+            server = await asyncio.to_thread(start_embedded_postgres, durable=False)
+            log.info("sandbox.database", server="embedded scratch PostgreSQL", data_dir=str(server.data_dir),
+                     fsync="off: the sandbox's data is thrown away, and a crash may lose it")
             await drop_database(server.url(), self._database_name)
             self.database_url = await ensure_database(server.url(), self._database_name)
         await migrate(self.database_url)

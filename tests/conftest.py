@@ -24,6 +24,12 @@ from sim.servers import RunningServer, serve_asgi
 from tests.support.databases import scratch_database
 
 
+def pytest_report_header() -> str:
+    if os.environ.get("DATABASE_URL"):
+        return "database: scratch databases on DATABASE_URL's server"
+    return "database: the embedded scratch PostgreSQL, fsync off (its databases are thrown away)"
+
+
 @pytest.fixture(scope="session")
 async def database_url() -> AsyncIterator[str]:
     async with scratch_database() as url:

@@ -58,7 +58,7 @@ class CustomerController(Controller):
             try:
                 page = await repository.list_customers(
                     session, status=status, search=q.strip() if q else None, newest_first=sort == "-created_at",
-                    limit=page_size, cursor=cursor,
+                    limit=page_size, cursor=cursor, cursor_key=settings.signing_key("customer-list-cursor"),
                 )
             except repository.InvalidCursor as exc:
                 raise Problem(422, "invalid_input", str(exc), field="cursor") from exc

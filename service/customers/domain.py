@@ -92,6 +92,9 @@ def normalize_email(raw: str) -> str:
 
 
 def normalize_telegram_id(raw: str | None) -> str | None:
+    """One spelling per Telegram account, so that uniqueness means something: a numeric user id
+    without leading zeros, or a username lower-cased without its ``@`` (Telegram usernames are
+    case-insensitive and start with a letter, so the two forms never meet)."""
     if raw is None:
         return None
     telegram_id = raw.strip()
@@ -99,10 +102,9 @@ def normalize_telegram_id(raw: str | None) -> str | None:
         raise InvalidCustomerField(
             "telegram_id", "must be a numeric Telegram user id or a @username of 5-32 letters, digits or _"
         )
-    if telegram_id.startswith("@") or not telegram_id.isdigit():
-        # usernames are case-insensitive on Telegram: one spelling, so uniqueness means something
-        return "@" + telegram_id.lstrip("@").lower()
-    return telegram_id
+    if telegram_id.isdigit():
+        return str(int(telegram_id))
+    return telegram_id.lstrip("@").lower()
 
 
 def is_public_id(value: str) -> bool:

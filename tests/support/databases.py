@@ -18,7 +18,8 @@ async def server_url() -> str:
     configured = os.environ.get("DATABASE_URL")
     if configured:
         return configured
-    server = await asyncio.to_thread(start_embedded_postgres)
+    # the scratch server, fsync off: these databases are thrown away (the run's header says so)
+    server = await asyncio.to_thread(start_embedded_postgres, durable=False)
     return server.url()
 
 

@@ -39,9 +39,11 @@ def test_invalid_emails_are_refused_naming_the_field(raw: str) -> None:
 
 
 def test_telegram_usernames_have_one_spelling_and_ids_stay_numeric() -> None:
-    assert normalize_telegram_id("@Ada_Lovelace") == "@ada_lovelace"
-    assert normalize_telegram_id("Ada_Lovelace") == "@ada_lovelace"
+    assert normalize_telegram_id("@Ada_Lovelace") == "ada_lovelace"
+    assert normalize_telegram_id("Ada_Lovelace") == "ada_lovelace"
+    assert normalize_telegram_id(" ADA_LOVELACE ") == "ada_lovelace"
     assert normalize_telegram_id("123456789") == "123456789"
+    assert normalize_telegram_id("000123456789") == "123456789"
     assert normalize_telegram_id(None) is None
 
 
