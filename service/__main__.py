@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     api.add_argument("--workers", type=int, default=1, help="API processes (default 1)")
     commands.add_parser("worker", help="run a SAQ worker")
     commands.add_parser("migrate", help="apply database migrations and exit")
-    commands.add_parser("db-stop", help="stop the embedded PostgreSQL of this user")
+    commands.add_parser("db-stop", help="stop this user's embedded PostgreSQL servers")
     args = parser.parse_args(argv)
 
     try:
@@ -45,9 +45,11 @@ def main(argv: list[str] | None = None) -> int:
         print("migrations applied")
         return 0
     if args.command == "db-stop":
-        from service.db.embedded import stop_embedded_postgres
+        from service.db.embedded import default_data_dir, scratch_data_dir, stop_embedded_postgres
 
-        print("embedded PostgreSQL stopped" if stop_embedded_postgres() else "embedded PostgreSQL was not running")
+        for what, data_dir in (("the service's", default_data_dir()), ("the sandbox's and tests'", scratch_data_dir())):
+            stopped = stop_embedded_postgres(data_dir)
+            print(f"{what} embedded PostgreSQL {'stopped' if stopped else 'was not running'} ({data_dir})")
         return 0
     if args.command == "worker":
         from service.worker import run_worker
