@@ -67,7 +67,7 @@ def requires(permission: Permission) -> Guard:
         try:
             operator = await verifier.verify(token)
         except InvalidToken as exc:
-            await decide(ANONYMOUS, "denied", str(exc))
+            await decide(exc.subject or ANONYMOUS, "denied", str(exc))
             raise _unauthenticated(f"the bearer token was refused: {exc}") from exc
         subject = operator.username or operator.subject
         if permission not in role_permissions.granted(operator.realm_roles):
@@ -114,7 +114,7 @@ def requires_customer(admit: Admission) -> Guard:
                 subject = login.username or login.subject
                 admitted = await admit(state.sessions, login)
         except InvalidToken as exc:
-            reason = str(exc)
+            subject, reason = exc.subject or ANONYMOUS, str(exc)
         except NotAdmitted as exc:
             reason, refusal = exc.detail, exc
         await record_decision(state.sessions, subject=subject, action=CUSTOMER_SELF, object=connection.url.path,

@@ -30,7 +30,12 @@ SERVICE_ACCOUNT_CLAIMS = ("client_id", "clientId")
 
 
 class InvalidToken(Exception):
-    """The token cannot be trusted; the message says why (safe to log, never contains the token)."""
+    """The token cannot be trusted, or is not for this route; the message says why (safe to log, never
+    contains the token). ``subject`` names whose genuine token it was, when the signature held."""
+
+    def __init__(self, message: str, *, subject: str | None = None) -> None:
+        super().__init__(message)
+        self.subject = subject
 
 
 @dataclass(frozen=True)
@@ -57,12 +62,17 @@ class AcceptedTokens:
             raise ValueError("AcceptedTokens needs at least one client id")
 
     def refusal(self, claims: dict[str, Any]) -> str | None:
-        """Why these claims are not for this route, or None when they are."""
+        """Why these (verified) claims are not for this route, or None when they are."""
         client = claims.get("azp")
         if not isinstance(client, str) or client not in self.clients:
             return f"token issued to client {client!r}, not to one this API accepts"
+        if self.audience is not None:
+            audience = claims.get("aud")
+            audiences = audience if isinstance(audience, list) else [audience]
+            if self.audience not in audiences:
+                return f"token not issued for audience {self.audience!r}"
         if not self.service_accounts and is_service_account(claims):
-            return "a service account's token is not a person's login"
+            return f"a service account's token ({client}) is not a person's login"
         return None
 
 
@@ -149,14 +159,11 @@ class TokenVerifier:
         if not isinstance(kid, str):
             raise InvalidToken("token has no key id")
         key = await self.jwks.key(kid)
-        audience = self.accepts.audience
         try:
             claims = jwt.decode(
                 token, key=key, algorithms=list(self.ALGORITHMS), issuer=self.issuer, leeway=self.leeway,
-                audience=audience,
-                # without a configured audience "aud" is not checked (PyJWT would refuse any "aud");
-                # "azp" below still binds the token to its client
-                options={"require": ["exp", "iat", "iss", "sub", "typ", "azp"], "verify_aud": audience is not None},
+                # "aud" is checked with "azp" below, after the type, so that a refusal names the first reason
+                options={"require": ["exp", "iat", "iss", "sub", "typ", "azp"], "verify_aud": False},
             )
         except jwt.ExpiredSignatureError as exc:
             raise InvalidToken("token expired") from exc
@@ -164,8 +171,6 @@ class TokenVerifier:
             raise InvalidToken("token not valid yet") from exc
         except jwt.InvalidIssuerError as exc:
             raise InvalidToken("token from another issuer") from exc
-        except jwt.InvalidAudienceError as exc:
-            raise InvalidToken(f"token not issued for audience {audience!r}") from exc
         except jwt.InvalidSignatureError as exc:
             raise InvalidToken("bad signature") from exc
         except jwt.MissingRequiredClaimError as exc:
@@ -173,11 +178,13 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise InvalidToken(f"invalid token: {type(exc).__name__}") from exc
         # Keycloak signs refresh, ID, logout and action tokens with the same key: only "Bearer" is access
+        username = claims.get("preferred_username")
+        subject = username if isinstance(username, str) and username else str(claims["sub"])
         if claims["typ"] != "Bearer":
-            raise InvalidToken(f"a {claims['typ']!r} token is not an access token")
+            raise InvalidToken(f"a {claims['typ']!r} token is not an access token", subject=subject)
         refusal = self.accepts.refusal(claims)
         if refusal is not None:
-            raise InvalidToken(refusal)
+            raise InvalidToken(refusal, subject=subject)
         realm_access = claims.get("realm_access")
         roles = realm_access.get("roles", []) if isinstance(realm_access, dict) else []
         if not isinstance(roles, list):
