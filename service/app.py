@@ -16,7 +16,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from service.auth.controller import audit_log
 from service.auth.permissions import RolePermissions
-from service.auth.tokens import JwksCache, TokenVerifier
+from service.auth.tokens import AcceptedTokens, JwksCache, TokenVerifier
 from service.customers.controller import CustomerController
 from service.customers.domain import InvalidCustomerField
 from service.customers.repository import CustomerNotFound, DuplicateCustomer
@@ -51,9 +51,9 @@ def _domain_problems() -> dict[Any, Any]:
     }
 
 
-def _verifier(issuer: str, http: httpx.AsyncClient, settings: Settings) -> TokenVerifier:
+def _verifier(issuer: str, http: httpx.AsyncClient, settings: Settings, accepts: AcceptedTokens) -> TokenVerifier:
     jwks = JwksCache(f"{issuer}/protocol/openid-connect/certs", http, max_age=settings.jwks_cache_seconds)
-    return TokenVerifier(issuer, jwks)
+    return TokenVerifier(issuer, jwks, accepts)
 
 
 def create_app(settings: Settings | None = None, *, migrate_on_start: bool | None = None) -> Litestar:
@@ -79,8 +79,10 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool | Non
         app.state.inbox = InboxWriter(intake_pool)
         app.state.queue = queue
         app.state.http = http
-        app.state.operator_tokens = _verifier(settings.admin_issuer, http, settings)
-        app.state.customer_tokens = _verifier(settings.customer_issuer, http, settings)
+        app.state.operator_tokens = _verifier(settings.admin_issuer, http, settings, AcceptedTokens(
+            frozenset(settings.operator_client_ids), audience=settings.service_audience))
+        app.state.customer_tokens = _verifier(settings.customer_issuer, http, settings, AcceptedTokens(
+            frozenset({settings.portal_client_id}), service_accounts=False))
         app.state.role_permissions = role_permissions
         app.state.sumsub = (
             SumsubClient(settings.sumsub_url, settings.sumsub_app_token, settings.sumsub_secret_key, http=http)

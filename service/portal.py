@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import msgspec
 from litestar import Request, get
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.auth.guards import current_customer, requires_customer
+from service.auth.guards import NotAdmitted, current_customer, requires_customer
+from service.auth.tokens import VerifiedToken
 from service.customers.domain import ActivityStatus
 from service.customers.schemas import CustomerView
 from service.customers.views import customer_view
@@ -21,7 +24,7 @@ from service.ledger.views import deposit_account_view
 from service.problems import Problem
 from service.provisioning.steps import Step
 
-__all__ = ["PortalMe", "portal_me"]
+__all__ = ["PortalMe", "customer_of_login", "portal_me"]
 
 
 class PortalMe(msgspec.Struct):
@@ -29,20 +32,32 @@ class PortalMe(msgspec.Struct):
     deposit_account: DepositAccountView | None
 
 
-@get("/portal/me", guards=[requires_customer()], tags=["portal"], summary="The logged-in customer's own data")
-async def portal_me(request: Request[Any, Any, Any], sessions: Sessions) -> PortalMe:
-    login = current_customer(request)
+async def customer_of_login(sessions: async_sessionmaker[AsyncSession], login: VerifiedToken) -> uuid.UUID:
+    """The customer whose Keycloak user this login is; a login of no customer, or of a suspended one,
+    is not admitted."""
     async with sessions() as session:
         # the customer's Keycloak user id is recorded when provisioning makes the user
-        customer = await session.scalar(
-            select(CustomerRecord).join(ProvisioningStepRecord, ProvisioningStepRecord.customer_id == CustomerRecord.id)
+        customer = (await session.execute(
+            select(CustomerRecord.id, CustomerRecord.activity_status)
+            .join(ProvisioningStepRecord, ProvisioningStepRecord.customer_id == CustomerRecord.id)
             .where(ProvisioningStepRecord.step == Step.KEYCLOAK_USER.value,
                    ProvisioningStepRecord.external_ref == login.subject)
-        )
+        )).first()
+    if customer is None:
+        raise NotAdmitted("not_a_customer", "this login belongs to no customer")
+    if customer.activity_status == ActivityStatus.SUSPENDED.value:
+        raise NotAdmitted("customer_suspended", "this customer is suspended")
+    return customer.id
+
+
+@get("/portal/me", guards=[requires_customer(customer_of_login)], tags=["portal"],
+     summary="The logged-in customer's own data")
+async def portal_me(request: Request[Any, Any, Any], sessions: Sessions) -> PortalMe:
+    customer_id: uuid.UUID = current_customer(request)
+    async with sessions() as session:
+        customer = await session.get(CustomerRecord, customer_id)
         if customer is None:
-            raise Problem(403, "not_a_customer", "this login belongs to no customer")
-        if customer.activity_status == ActivityStatus.SUSPENDED.value:
-            raise Problem(403, "customer_suspended", "this customer is suspended")
+            raise Problem(404, "customer_not_found", "this customer is gone")
         try:
             account = deposit_account_view(await deposit_account(session, customer.id))
         except AccountNotFound:

@@ -61,6 +61,13 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     keycloak_customer_realm: str = "customer"
     keycloak_client_id: str = "onboarding-service"
     keycloak_client_secret: str | None = None
+    # Operator endpoints take only tokens issued to these clients of the admin realm (their "azp")
+    # and, when SERVICE_AUDIENCE is set, carrying it in "aud" (an audience mapper on those clients).
+    # Comma-separated or a JSON array.
+    operator_client_ids: list[str] = msgspec.field(default_factory=lambda: ["onboarding-admin-panel"])
+    service_audience: str | None = None
+    # /portal/* takes only customers' tokens issued to this client of the customer realm
+    portal_client_id: str = "customer-portal"
     jwks_cache_seconds: int = 300
     role_permissions: dict[str, list[str]] = msgspec.field(
         default_factory=lambda: {k: list(v) for k, v in DEFAULT_ROLE_PERMISSIONS.items()}
@@ -120,6 +127,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             ("WORKER_CONCURRENCY", self.worker_concurrency >= 1, "must be at least 1"),
             ("LOG_LEVEL", self.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},
              "must be DEBUG, INFO, WARNING or ERROR"),
+            ("OPERATOR_CLIENT_IDS", bool(self.operator_client_ids) and all(c.strip() for c in self.operator_client_ids),
+             "must name at least one client, and no empty one"),
+            ("SERVICE_AUDIENCE", self.service_audience is None or bool(self.service_audience.strip()),
+             "must not be empty (leave it unset to not check the audience)"),
+            ("PORTAL_CLIENT_ID", bool(self.portal_client_id.strip()), "must not be empty"),
         ]
         if self.database_url is not None:
             checks.append(("DATABASE_URL", self.database_url.startswith(("postgresql", "postgres://")),
@@ -172,6 +184,18 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return values
 
 
+def _client_ids(value: str) -> list[str]:
+    if value.lstrip().startswith("["):
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise SettingsError(f"OPERATOR_CLIENT_IDS is neither a JSON array nor comma-separated: {exc}") from exc
+        if not isinstance(parsed, list) or not all(isinstance(c, str) for c in parsed):
+            raise SettingsError("OPERATOR_CLIENT_IDS must be a JSON array of client ids")
+        return [c.strip() for c in parsed]
+    return [c.strip() for c in value.split(",") if c.strip()]
+
+
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Build settings from ``environ`` (default: the process environment and ``ENV_FILE``).
 
@@ -199,6 +223,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
             raw["role_permissions"] = json.loads(raw["role_permissions"])
         except json.JSONDecodeError as exc:
             raise SettingsError(f"ROLE_PERMISSIONS must be a JSON object of role -> [permission]: {exc}") from exc
+    if isinstance(raw.get("operator_client_ids"), str):
+        raw["operator_client_ids"] = _client_ids(raw["operator_client_ids"])
     raw.update(overrides)
     try:
         return msgspec.convert(raw, Settings, strict=False)

@@ -148,6 +148,9 @@ class Sandbox:
             keycloak_customer_realm=self.keycloak.customer_realm,
             keycloak_client_id=self.keycloak.service_client_id,
             keycloak_client_secret=self.keycloak.service_client_secret,
+            operator_client_ids=[self.keycloak.operator_client_id],
+            service_audience=self.keycloak.service_audience,
+            portal_client_id=self.keycloak.portal_client_id,
             sumsub_url=self.sumsub_url,
             sumsub_app_token=self.sumsub.app_token,
             sumsub_secret_key=self.sumsub.secret_key,
@@ -183,7 +186,7 @@ class Sandbox:
         for name, value in msgspec.structs.asdict(self.settings).items():
             if value is None:
                 continue
-            env[name.upper()] = msgspec.json.encode(value).decode() if isinstance(value, dict) else str(value)
+            env[name.upper()] = msgspec.json.encode(value).decode() if isinstance(value, dict | list) else str(value)
         return env
 
     async def stop(self) -> None:
@@ -219,6 +222,7 @@ class Sandbox:
             "OPERATOR_USERNAME": kc.operator_username,
             "OPERATOR_PASSWORD": kc.operator_password,
             "PORTAL_CLIENT_ID": kc.portal_client_id,
+            "SERVICE_AUDIENCE": kc.service_audience,
             "SUMSUB_URL": self.sumsub_url,
             "SUMSUB_APP_TOKEN": self.sumsub.app_token,
             "SUMSUB_SECRET_KEY": self.sumsub.secret_key,

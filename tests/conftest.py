@@ -56,6 +56,10 @@ def settings(database_url: str, keycloak: KeycloakFake) -> Settings:
         keycloak_url=keycloak.base_url,
         keycloak_admin_realm=keycloak.admin_realm,
         keycloak_customer_realm=keycloak.customer_realm,
+        # as in production: operator tokens must be the admin panel's and name the service's audience
+        operator_client_ids=[keycloak.operator_client_id],
+        service_audience=keycloak.service_audience,
+        portal_client_id=keycloak.portal_client_id,
         sumsub_webhook_secret="test-webhook-secret",
     )
 

@@ -1,24 +1,29 @@
 """Route guards: who is calling, and may they do this. Every decision is audited.
 
 Each operator route names its permission with ``guards=[requires(Permission.X)]``; a test walks
-the app's routes and fails on any that states none.
+the app's routes and fails on any that states none. A guard makes the whole decision (token,
+permission, and for customers whether the login is an active customer's) before it writes the
+audit record, so the record is the request's final answer, never an "allowed" that a handler
+then turns into a refusal.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.auth.audit import record_decision
 from service.auth.permissions import Permission, RolePermissions
 from service.auth.tokens import InvalidToken, TokenVerifier, VerifiedToken
 from service.problems import Problem
 
-__all__ = ["ANONYMOUS", "CUSTOMER_SELF", "Guard", "bearer_token", "current_customer", "current_operator",
-           "requires", "requires_customer"]
+__all__ = ["ANONYMOUS", "CUSTOMER_SELF", "Admission", "Guard", "NotAdmitted", "bearer_token", "current_customer",
+           "current_operator", "requires", "requires_customer"]
 
 log = structlog.get_logger(__name__)
 
@@ -62,7 +67,7 @@ def requires(permission: Permission) -> Guard:
         try:
             operator = await verifier.verify(token)
         except InvalidToken as exc:
-            await decide(ANONYMOUS, "denied", str(exc))
+            await decide(exc.subject or ANONYMOUS, "denied", str(exc))
             raise _unauthenticated(f"the bearer token was refused: {exc}") from exc
         subject = operator.username or operator.subject
         if permission not in role_permissions.granted(operator.realm_roles):
@@ -78,36 +83,58 @@ def requires(permission: Permission) -> Guard:
 CUSTOMER_SELF = "CUSTOMER_SELF"
 
 
-def requires_customer() -> Guard:
-    """A token from the customer realm: the customer acts on their own data only."""
+class NotAdmitted(Exception):
+    """A genuine customer-realm login that may not use the route (403); ``code`` is the problem's."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+# Who the login is for the route (for the portal: the customer's id), or NotAdmitted.
+Admission = Callable[[async_sessionmaker[AsyncSession], VerifiedToken], Awaitable[Any]]
+
+
+def requires_customer(admit: Admission) -> Guard:
+    """A person's token from the customer realm, issued to the portal client, whose login ``admit``
+    accepts: the customer acts on their own data only."""
 
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         state = connection.app.state
         verifier: TokenVerifier = state.customer_tokens
         request_id = connection.scope.get("state", {}).get("request_id")
         token = bearer_token(connection)
-        subject, reason = ANONYMOUS, None
+        subject, reason, refusal, admitted = ANONYMOUS, None, None, None
         try:
             if token is None:
                 reason = "no bearer token"
             else:
-                customer = await verifier.verify(token)
-                subject = customer.username or customer.subject
+                login = await verifier.verify(token)
+                subject = login.username or login.subject
+                admitted = await admit(state.sessions, login)
         except InvalidToken as exc:
-            reason = str(exc)
+            subject, reason = exc.subject or ANONYMOUS, str(exc)
+        except NotAdmitted as exc:
+            reason, refusal = exc.detail, exc
         await record_decision(state.sessions, subject=subject, action=CUSTOMER_SELF, object=connection.url.path,
                               decision="denied" if reason else "allowed", reason=reason, request_id=request_id)
+        log.info("authz.decision", subject=subject, action=CUSTOMER_SELF, object=connection.url.path,
+                 decision="denied" if reason else "allowed", reason=reason)
+        if refusal is not None:
+            raise Problem(403, refusal.code, refusal.detail)
         if reason:
             raise Problem(401, "unauthenticated", f"a bearer token from the customers' realm is required: {reason}",
                           headers={"WWW-Authenticate": 'Bearer realm="customers", error="invalid_token"'})
-        connection.scope.setdefault("state", {})["customer"] = customer
+        connection.scope.setdefault("state", {})["customer"] = admitted
 
     guard.permission = CUSTOMER_SELF  # type: ignore[attr-defined]
     return guard
 
 
-def current_customer(connection: ASGIConnection[Any, Any, Any, Any]) -> VerifiedToken:
-    return connection.scope["state"]["customer"]  # type: ignore[no-any-return]
+def current_customer(connection: ASGIConnection[Any, Any, Any, Any]) -> Any:
+    """What the route's admission made of the login (for the portal: the customer's id)."""
+    return connection.scope["state"]["customer"]
 
 
 def current_operator(connection: ASGIConnection[Any, Any, Any, Any]) -> VerifiedToken:

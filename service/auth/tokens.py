@@ -1,4 +1,9 @@
-"""Verification of Keycloak-issued JWTs against the realm's JWKS.
+"""Verification of Keycloak-issued JWTs against the realm's JWKS, and of whom they were issued to.
+
+A signature only proves that the realm issued the token. Every realm issues tokens to many clients
+(``admin-cli``, ``account-console``, service accounts...), so a verifier also names the clients whose
+tokens it takes (``azp``), the audience they must carry (``aud``), and whether service accounts may
+use them: a token is accepted only where it was meant to be used.
 
 The key set is cached; a token signed with a key id the cache does not know triggers one refresh
 (single-flight, and at most once per ``min_refresh_seconds``, so a flood of forged key ids cannot
@@ -16,11 +21,21 @@ import httpx
 import jwt
 from jwt import PyJWK
 
-__all__ = ["InvalidToken", "JwksCache", "TokenVerifier", "VerifiedToken"]
+__all__ = ["AcceptedTokens", "InvalidToken", "JwksCache", "TokenVerifier", "VerifiedToken"]
+
+# Keycloak names a client's service-account user "service-account-<client id>" and puts the
+# client id into its tokens ("client_id" from 25 on, "clientId" before).
+SERVICE_ACCOUNT_PREFIX = "service-account-"
+SERVICE_ACCOUNT_CLAIMS = ("client_id", "clientId")
 
 
 class InvalidToken(Exception):
-    """The token cannot be trusted; the message says why (safe to log, never contains the token)."""
+    """The token cannot be trusted, or is not for this route; the message says why (safe to log, never
+    contains the token). ``subject`` names whose genuine token it was, when the signature held."""
+
+    def __init__(self, message: str, *, subject: str | None = None) -> None:
+        super().__init__(message)
+        self.subject = subject
 
 
 @dataclass(frozen=True)
@@ -29,7 +44,42 @@ class VerifiedToken:
     username: str | None
     email: str | None
     realm_roles: frozenset[str]
+    client_id: str
     claims: dict[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class AcceptedTokens:
+    """Whose access tokens a route takes: issued to one of ``clients`` (the ``azp`` claim), carrying
+    ``audience`` in ``aud`` when one is set, and, unless ``service_accounts``, for a person."""
+
+    clients: frozenset[str]
+    audience: str | None = None
+    service_accounts: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.clients:
+            raise ValueError("AcceptedTokens needs at least one client id")
+
+    def refusal(self, claims: dict[str, Any]) -> str | None:
+        """Why these (verified) claims are not for this route, or None when they are."""
+        client = claims.get("azp")
+        if not isinstance(client, str) or client not in self.clients:
+            return f"token issued to client {client!r}, not to one this API accepts"
+        if self.audience is not None:
+            audience = claims.get("aud")
+            audiences = audience if isinstance(audience, list) else [audience]
+            if self.audience not in audiences:
+                return f"token not issued for audience {self.audience!r}"
+        if not self.service_accounts and is_service_account(claims):
+            return f"a service account's token ({client}) is not a person's login"
+        return None
+
+
+def is_service_account(claims: dict[str, Any]) -> bool:
+    username = claims.get("preferred_username")
+    return any(name in claims for name in SERVICE_ACCOUNT_CLAIMS) or (
+        isinstance(username, str) and username.startswith(SERVICE_ACCOUNT_PREFIX))
 
 
 class JwksCache:
@@ -87,13 +137,15 @@ class JwksCache:
 
 
 class TokenVerifier:
-    """Checks signature (RS256 only), issuer, expiry and issue time of one realm's tokens."""
+    """Checks signature (RS256 only), issuer, type (an access token), expiry, issue and not-before
+    times of one realm's tokens, then that they were issued to a client ``accepts`` names."""
 
     ALGORITHMS = ("RS256",)
 
-    def __init__(self, issuer: str, jwks: JwksCache, *, leeway: float = 5.0) -> None:
+    def __init__(self, issuer: str, jwks: JwksCache, accepts: AcceptedTokens, *, leeway: float = 5.0) -> None:
         self.issuer = issuer
         self.jwks = jwks
+        self.accepts = accepts
         self.leeway = leeway
 
     async def verify(self, token: str) -> VerifiedToken:
@@ -110,18 +162,29 @@ class TokenVerifier:
         try:
             claims = jwt.decode(
                 token, key=key, algorithms=list(self.ALGORITHMS), issuer=self.issuer, leeway=self.leeway,
-                options={"require": ["exp", "iat", "iss", "sub"], "verify_aud": False},
+                # "aud" is checked with "azp" below, after the type, so that a refusal names the first reason
+                options={"require": ["exp", "iat", "iss", "sub", "typ", "azp"], "verify_aud": False},
             )
         except jwt.ExpiredSignatureError as exc:
             raise InvalidToken("token expired") from exc
+        except jwt.ImmatureSignatureError as exc:
+            raise InvalidToken("token not valid yet") from exc
         except jwt.InvalidIssuerError as exc:
             raise InvalidToken("token from another issuer") from exc
         except jwt.InvalidSignatureError as exc:
             raise InvalidToken("bad signature") from exc
+        except jwt.MissingRequiredClaimError as exc:
+            raise InvalidToken(f"token without the {exc.claim!r} claim") from exc
         except jwt.PyJWTError as exc:
             raise InvalidToken(f"invalid token: {type(exc).__name__}") from exc
-        if claims.get("typ", "Bearer") != "Bearer":
-            raise InvalidToken(f"a {claims.get('typ')} token is not an access token")
+        # Keycloak signs refresh, ID, logout and action tokens with the same key: only "Bearer" is access
+        username = claims.get("preferred_username")
+        subject = username if isinstance(username, str) and username else str(claims["sub"])
+        if claims["typ"] != "Bearer":
+            raise InvalidToken(f"a {claims['typ']!r} token is not an access token", subject=subject)
+        refusal = self.accepts.refusal(claims)
+        if refusal is not None:
+            raise InvalidToken(refusal, subject=subject)
         realm_access = claims.get("realm_access")
         roles = realm_access.get("roles", []) if isinstance(realm_access, dict) else []
         if not isinstance(roles, list):
@@ -131,5 +194,6 @@ class TokenVerifier:
             username=claims.get("preferred_username"),
             email=claims.get("email"),
             realm_roles=frozenset(r for r in roles if isinstance(r, str)),
+            client_id=str(claims["azp"]),
             claims=claims,
         )

@@ -1,5 +1,6 @@
-"""A Keycloak that runs in-process: OIDC (discovery, JWKS, tokens, login pages) and the admin
-users API that python-keycloak speaks, with realms, users and clients inspectable in Python."""
+"""A Keycloak that runs in-process: OIDC (discovery, JWKS, tokens, login pages), the admin users API
+that python-keycloak speaks and the account API for a user's own profile, with realms (their
+built-in clients and user profile), users and clients inspectable in Python."""
 
 from sim.keycloak.fake import KeycloakFake
 from sim.keycloak.journal import RecordedRequest, RequestJournal

@@ -8,6 +8,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 
+from sim.keycloak.account_endpoints import account_router
 from sim.keycloak.admin_endpoints import admin_router
 from sim.keycloak.http import KeycloakAnswer, answer_keycloak_error
 from sim.keycloak.login_pages import login_router
@@ -24,7 +25,7 @@ def build_app(keycloak: KeycloakFake) -> Litestar:
         return keycloak
 
     return Litestar(
-        route_handlers=[oidc_router, login_router, admin_router],
+        route_handlers=[oidc_router, login_router, account_router, admin_router],
         dependencies={"keycloak": Provide(provide_keycloak, sync_to_thread=False)},
         # Guards have no dependency injection; they find the fake here.
         state=State({"keycloak": keycloak}),

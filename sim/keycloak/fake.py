@@ -13,7 +13,7 @@ from sim.keycloak.journal import RequestJournal
 from sim.keycloak.keys import RealmKey
 from sim.keycloak.login import LoginFlows
 from sim.keycloak.mail import ActionEmail
-from sim.keycloak.realm import REALM_MANAGEMENT_CLIENT, Realm
+from sim.keycloak.realm import ADMIN_ONLY, REALM_MANAGEMENT_CLIENT, Realm
 from sim.keycloak.tokens import TokenService, issuer_of
 from sim.seed import Seed
 
@@ -32,6 +32,10 @@ class KeycloakFake:
     viewer_username = "viewer"
     service_client_id = "onboarding-service"
     portal_client_id = "customer-portal"
+    # the operator API's audience: a bearer-only client that the admin panel's tokens name in "aud"
+    service_audience = "onboarding-api"
+    # the customer-realm attribute that ties a login to its customer; only administrators may set it
+    customer_id_attribute = "customer_id"
     # drawn from the seed by with_defaults
     operator_password: str
     viewer_password: str
@@ -139,8 +143,9 @@ class KeycloakFake:
         admin = self.add_realm(self.admin_realm)
         admin.add_role("operator", "Works the onboarding admin panel")
         admin.add_role("viewer", "Reads the onboarding admin panel")
+        admin.add_client(self.service_audience, standard_flow=False)
         admin.add_client(self.operator_client_id, public=True, direct_access_grants=True,
-                         redirect_uris=list(LOOPBACK_REDIRECTS))
+                         redirect_uris=list(LOOPBACK_REDIRECTS), audiences=[self.service_audience])
         # Administration of the customer realm from the admin realm, as Keycloak's master realm
         # does it with one "<realm>-realm" client per realm.
         admin.add_client(f"{self.customer_realm}-realm", standard_flow=False,
@@ -158,6 +163,8 @@ class KeycloakFake:
         admin.grant_client_roles(operator, REALM_MANAGEMENT_CLIENT, ["realm-admin"])
 
         customer = self.add_realm(self.customer_realm)
+        # a customer may edit their profile through the account API, but never which customer they are
+        customer.user_profile.declare(self.customer_id_attribute, ADMIN_ONLY)
         service = customer.add_client(self.service_client_id, secret=self.service_client_secret,
                                       standard_flow=False, service_accounts=True)
         customer.grant_client_roles(customer.service_account(service), REALM_MANAGEMENT_CLIENT, USER_ADMIN_ROLES)

@@ -15,13 +15,17 @@ from sim.keycloak.credentials import PasswordHash
 from sim.keycloak.keys import RealmKey
 
 __all__ = [
+    "ADMIN_ONLY",
+    "BUILT_IN_CLIENTS",
     "UPDATE_PASSWORD",
+    "AttributePermissions",
     "Client",
     "DuplicateUser",
     "InvalidUserRepresentation",
     "Realm",
     "RealmRole",
     "User",
+    "UserProfile",
     "UserQuery",
 ]
 
@@ -31,7 +35,14 @@ KNOWN_REQUIRED_ACTIONS = frozenset(
      "delete_account", "webauthn-register", "update_user_locale"},
 )
 ACCOUNT_CLIENT = "account"
+ACCOUNT_CONSOLE_CLIENT = "account-console"
+ADMIN_CLI_CLIENT = "admin-cli"
+BROKER_CLIENT = "broker"
 REALM_MANAGEMENT_CLIENT = "realm-management"
+SECURITY_ADMIN_CONSOLE_CLIENT = "security-admin-console"
+# The clients Keycloak makes in every new realm, whatever else the realm is for.
+BUILT_IN_CLIENTS = (ACCOUNT_CLIENT, ACCOUNT_CONSOLE_CLIENT, ADMIN_CLI_CLIENT, BROKER_CLIENT, REALM_MANAGEMENT_CLIENT,
+                    SECURITY_ADMIN_CONSOLE_CLIENT)
 # What Keycloak's default-roles composite gives every new user.
 DEFAULT_ACCOUNT_ROLES = frozenset({"manage-account", "manage-account-links", "view-profile"})
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -75,6 +86,9 @@ class Client:
     # pkce.code.challenge.method does in Keycloak.
     pkce_method: str | None = None
     roles: set[str] = field(default_factory=set)
+    # Audience protocol mappers ("Included Client Audience" / "Included Custom Audience"): these go
+    # into the "aud" of every access token issued to this client.
+    audiences: list[str] = field(default_factory=list)
 
     def accepts_redirect(self, uri: str) -> bool:
         if "#" in uri:
@@ -87,6 +101,40 @@ class Client:
 
 def _glob(pattern: str) -> re.Pattern[str]:
     return re.compile(".*".join(re.escape(part) for part in pattern.split("*")))
+
+
+@dataclass(frozen=True)
+class AttributePermissions:
+    """Who may see and who may change a user attribute: ``"admin"`` (the admin API), ``"user"``
+    (the user themselves, through the account API), as the declarative user profile says it."""
+
+    view: frozenset[str] = frozenset({"admin", "user"})
+    edit: frozenset[str] = frozenset({"admin", "user"})
+
+
+ADMIN_ONLY = AttributePermissions(view=frozenset({"admin"}), edit=frozenset({"admin"}))
+
+
+class UserProfile:
+    """The realm's user profile, as far as it decides what a user may change about themselves.
+
+    Attributes the profile does not declare are unmanaged; the fake keeps them editable by everyone,
+    as Keycloak's "unmanaged attributes: enabled" policy does (and Keycloak before 24 did), so an
+    attribute that a user must not set has to be declared, as in a real realm.
+    """
+
+    def __init__(self) -> None:
+        self.attributes: dict[str, AttributePermissions] = {}
+        self.edit_username_allowed = False
+
+    def declare(self, name: str, permissions: AttributePermissions = AttributePermissions()) -> None:
+        self.attributes[name] = permissions
+
+    def user_can_view(self, name: str) -> bool:
+        return "user" in self.attributes.get(name, AttributePermissions()).view
+
+    def user_can_edit(self, name: str) -> bool:
+        return "user" in self.attributes.get(name, AttributePermissions()).edit
 
 
 @dataclass
@@ -220,12 +268,25 @@ class Realm:
         self.roles: dict[str, RealmRole] = {}
         self.duplicate_emails_allowed = False
         self.login_with_email_allowed = True
+        self.user_profile = UserProfile()
         self.default_roles = {f"default-roles-{name}", "offline_access", "uma_authorization"}
         for role in sorted(self.default_roles):
             self.add_role(role)
-        self.add_client(ACCOUNT_CLIENT, public=True, roles=set(DEFAULT_ACCOUNT_ROLES))
+        self._add_built_in_clients()
+
+    def _add_built_in_clients(self) -> None:
+        """What Keycloak makes in every realm. Relative redirect URIs are Keycloak's own (resolved against
+        its address); confidential clients without a secret stand for Keycloak's bearer-only ones."""
+        account_pages = [f"/realms/{self.name}/account/*"]
+        self.add_client(ACCOUNT_CLIENT, public=True, roles=set(DEFAULT_ACCOUNT_ROLES), redirect_uris=account_pages)
         self.add_client(REALM_MANAGEMENT_CLIENT, standard_flow=False, roles={
             "manage-users", "view-users", "query-users", "manage-realm", "view-realm", "realm-admin"})
+        self.add_client(ACCOUNT_CONSOLE_CLIENT, public=True, pkce_method="S256", redirect_uris=account_pages)
+        # public, no browser flow, direct access grants on: a password gets a token for any user of the realm
+        self.add_client(ADMIN_CLI_CLIENT, public=True, standard_flow=False, direct_access_grants=True)
+        self.add_client(BROKER_CLIENT, standard_flow=False, roles={"read-token"})
+        self.add_client(SECURITY_ADMIN_CONSOLE_CLIENT, public=True, pkce_method="S256",
+                        redirect_uris=[f"/admin/{self.name}/console/*"])
 
     # roles and clients
     def add_role(self, name: str, description: str = "") -> RealmRole:

@@ -106,6 +106,7 @@ class TokenService:
         lifetime = realm.access_token_lifespan if expires_in is None else expires_in
         resource_access = {name: {"roles": sorted(roles)} for name, roles in sorted(user.client_roles.items()) if roles}
         audiences = [name for name in resource_access if name != client.client_id]
+        audiences += [name for name in client.audiences if name not in audiences]
         claims: dict[str, Any] = {
             "exp": now + lifetime,
             "iat": now,

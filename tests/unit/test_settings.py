@@ -58,3 +58,25 @@ def test_dotenv_files_fill_in_and_the_environment_wins(tmp_path: Path, monkeypat
 def test_role_permissions_are_configurable_as_json() -> None:
     settings = load_settings({"ROLE_PERMISSIONS": '{"auditor": ["AUDIT_READ"]}'})
     assert settings.role_permissions == {"auditor": ["AUDIT_READ"]}
+
+
+@pytest.mark.parametrize("value", ["panel, scripts", '["panel", "scripts"]'])
+def test_operator_clients_are_a_comma_separated_or_json_list(value: str) -> None:
+    settings = load_settings({"OPERATOR_CLIENT_IDS": value, "SERVICE_AUDIENCE": "onboarding-api"})
+    assert settings.operator_client_ids == ["panel", "scripts"]
+    assert settings.service_audience == "onboarding-api"
+
+
+def test_token_binding_defaults_are_the_sandboxes_clients_and_no_audience() -> None:
+    settings = load_settings({})
+    assert (settings.operator_client_ids, settings.service_audience, settings.portal_client_id) == (
+        ["onboarding-admin-panel"], None, "customer-portal")
+
+
+@pytest.mark.parametrize("environ", [{"OPERATOR_CLIENT_IDS": ""}, {"OPERATOR_CLIENT_IDS": " , "},
+                                     {"OPERATOR_CLIENT_IDS": '["panel", 3]'}, {"OPERATOR_CLIENT_IDS": "[oops"},
+                                     {"SERVICE_AUDIENCE": " "}, {"PORTAL_CLIENT_ID": ""}])
+def test_token_binding_settings_that_would_bind_nothing_stop_the_process(environ: dict[str, str]) -> None:
+    with pytest.raises(SettingsError) as refused:
+        load_settings(environ)
+    assert str(refused.value).startswith(next(iter(environ)))
