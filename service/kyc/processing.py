@@ -28,7 +28,16 @@ from service.customers.domain import (
 )
 from service.db.models import CustomerRecord, KycCallbackRecord, OutboxRecord
 from service.events import CUSTOMER_KYC_UPDATED
-from service.kyc.domain import APPLICANT_REVIEWED, STATE_CHANGING, Callback, KycFacts, RejectType, fold, parse_callback
+from service.kyc.domain import (
+    APPLICANT_REVIEWED,
+    STATE_CHANGING,
+    Callback,
+    CallbackError,
+    KycFacts,
+    RejectType,
+    fold,
+    parse_callback,
+)
 from service.settings import Settings
 
 __all__ = ["ProcessingResult", "process_callbacks", "record_failure"]
@@ -80,6 +89,19 @@ def _level_problem(callback: Callback, customer: CustomerRecord, settings: Setti
     return None
 
 
+def _read(row: KycCallbackRecord, customer: CustomerRecord,
+          settings: Settings) -> tuple[Callback | None, str | None]:
+    """The row's callback, and why it must not be applied (asked of new rows only)."""
+    try:
+        callback = parse_callback(row.payload)
+    except CallbackError as exc:  # stored before intake checked every field it reads
+        return None, str(exc)
+    if row.status != "received":
+        return callback, None
+    # a callback with no readable time or an unknown answer is held for an operator, never guessed at
+    return callback, callback.defect or _level_problem(callback, customer, settings)
+
+
 async def process_callbacks(sessions: async_sessionmaker[AsyncSession], settings: Settings,
                             callback_id: int) -> ProcessingResult:
     async with sessions.begin() as session:
@@ -114,11 +136,11 @@ async def process_callbacks(sessions: async_sessionmaker[AsyncSession], settings
 
         history: list[tuple[int, Callback]] = []
         for row in rows:
-            callback = parse_callback(row.payload)
-            problem = _level_problem(callback, customer, settings) if row.status == "received" else None
-            if problem:
-                row.status, row.last_error, row.processed_at = "failed", problem, now
-                log.error("kyc.callback_rejected", callback_id=row.id, reason=problem)
+            callback, problem = _read(row, customer, settings)
+            if callback is None or problem:
+                if row.status == "received":
+                    row.status, row.last_error, row.processed_at = "failed", problem, now
+                    log.error("kyc.callback_rejected", callback_id=row.id, reason=problem)
                 continue
             if callback.type in STATE_CHANGING:
                 history.append((row.id, callback))
