@@ -16,7 +16,7 @@ from sqlalchemy import func, select, text
 
 from service.db.models import CustomerRecord, KycCallbackRecord
 from service.settings import Settings
-from tests.support.sumsub_callbacks import T0, callback, post_signed
+from tests.support.sumsub_callbacks import T0, applicant_of, callback, post_signed
 from tests.support.waiting import eventually
 
 Client = httpx.AsyncClient
@@ -219,3 +219,29 @@ async def test_signed_malformed_bodies_get_400_with_a_plain_reason_and_are_not_s
     assert_plain_400(response, case)
     async with app.state.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(KycCallbackRecord)) == before
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_callback_naming_two_customers_is_held_and_changes_neither(
+        api: Client, app: Litestar, settings: Settings, as_operator: dict[str, str]) -> None:
+    first, second = await new_customer(api, as_operator), await new_customer(api, as_operator)
+    for owner in (first, second):
+        await post_signed(api, secret_of(settings), callback("applicantCreated", owner, 0))
+        await settled(app, owner, 1)
+    before = [await customer(app, owner) for owner in (first, second)]
+    assert [c.applicant_id for c in before] == [applicant_of(first), applicant_of(second)]
+
+    crossed = callback("applicantReviewed", first, 60, answer="RED", reject="FINAL", labels=["FORGERY"])
+    crossed["applicantId"] = applicant_of(second)  # the second customer's applicant, the first customer's id
+    stranger = callback("applicantReviewed", first, 61, answer="GREEN")
+    stranger["applicantId"] = "f" * 24  # an applicant that is not the first customer's
+    for payload in (crossed, stranger):
+        assert (await post_signed(api, secret_of(settings), payload)).json() == {"status": "accepted"}
+    rows = await settled(app, first, 3)
+    assert [r.status for r in rows] == ["processed", "failed", "failed"]
+    # whichever of the two customers processing looks at first, the callback is not theirs alone
+    assert any(why in (rows[1].last_error or "") for why in ("different customers", "not this customer's applicant"))
+    assert "not this customer's applicant" in (rows[2].last_error or "")
+    after = [await customer(app, owner) for owner in (first, second)]
+    assert [(c.kyc_status, c.activity_status, c.applicant_id) for c in after] == [
+        (c.kyc_status, c.activity_status, c.applicant_id) for c in before]
