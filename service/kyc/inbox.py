@@ -153,6 +153,9 @@ class InboxWriter:
                     log.warning("inbox.batch_refused", size=len(batch), error=type(exc).__name__,
                                 sqlstate=getattr(exc, "sqlstate", None))
                     await self._write_one_by_one(batch)
+            finally:
+                for pending in batch:  # cancelled while writing (shutdown): their requests get a 5xx, not a hang
+                    _fail(pending, RuntimeError("the service is shutting down"))
 
     async def _write_one_by_one(self, batch: list[_Pending]) -> None:
         for index, pending in enumerate(batch):

@@ -113,3 +113,20 @@ async def test_a_connection_lost_while_writing_row_by_row_fails_the_rest_at_once
     assert all(isinstance(a, int) for a in answers[:cut])
     assert all(a is lost for a in answers[cut:])
     assert len(pool.statements) == 1 + cut + 1
+
+
+async def test_callbacks_being_written_when_the_writer_closes_are_answered_not_left_hanging() -> None:
+    started, never = asyncio.Event(), asyncio.Event()
+
+    class StuckPool(FakePool):
+        async def fetch(self, query: str, keys: list[str], *columns: list[Any]) -> list[dict[str, Any]]:
+            started.set()
+            await never.wait()
+            return []
+    writer = InboxWriter(cast(asyncpg.Pool, StuckPool(lambda keys: None)))
+    raw = b'{"type": "applicantPending"}'
+    storing = asyncio.ensure_future(writer.store("k", decode_callback(raw), raw))
+    await started.wait()
+    await writer.close()
+    with pytest.raises(RuntimeError, match="shutting down"):
+        await asyncio.wait_for(storing, timeout=5)
