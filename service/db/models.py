@@ -29,6 +29,14 @@ from service.customers.domain import (
     KycStatus,
     VerificationStatus,
 )
+from service.kyc.domain import (
+    APPLICANT_ID_MAX,
+    CORRELATION_ID_SHOWN,
+    CREATED_AT_MS_SHOWN,
+    EXTERNAL_USER_ID_MAX,
+    IDEMPOTENCY_KEY_MAX,
+    TYPE_MAX,
+)
 
 __all__ = [
     "AuditRecord",
@@ -129,11 +137,15 @@ class KycCallbackRecord(Base):
     __tablename__ = "kyc_callbacks"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    idempotency_key: Mapped[str] = mapped_column(Text, unique=True, nullable=False)
+    # bounded, so that no signed body can make an entry too large for the UNIQUE index
+    idempotency_key: Mapped[str] = mapped_column(String(IDEMPOTENCY_KEY_MAX), unique=True, nullable=False)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
-    type: Mapped[str] = mapped_column(String(64), nullable=False)
-    external_user_id: Mapped[str | None] = mapped_column(String(128))
-    applicant_id: Mapped[str | None] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(TYPE_MAX), nullable=False)
+    external_user_id: Mapped[str | None] = mapped_column(String(EXTERNAL_USER_ID_MAX))
+    applicant_id: Mapped[str | None] = mapped_column(String(APPLICANT_ID_MAX))
+    # the readable parts of the idempotency key, cut to a length an operator can read
+    correlation_id: Mapped[str | None] = mapped_column(String(CORRELATION_ID_SHOWN))
+    created_at_ms: Mapped[str | None] = mapped_column(String(CREATED_AT_MS_SHOWN))
     event_created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     payload: Mapped[dict[str, object]] = mapped_column(JSONB, nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="received")

@@ -37,6 +37,8 @@ class KycCallbackView(msgspec.Struct):
     id: int
     type: str
     status: str
+    correlation_id: str | None
+    created_at_ms: str | None
     external_user_id: str | None
     applicant_id: str | None
     event_created_at: datetime | None
@@ -48,11 +50,14 @@ class KycCallbackView(msgspec.Struct):
 
 
 def _callback_view(row: KycCallbackRecord) -> KycCallbackView:
-    review = json_object(row.payload, "reviewResult")
-    return KycCallbackView(id=row.id, type=row.type, status=row.status, external_user_id=row.external_user_id,
+    answer = json_object(row.payload, "reviewResult").get("reviewAnswer")
+    return KycCallbackView(id=row.id, type=row.type, status=row.status, correlation_id=row.correlation_id,
+                           created_at_ms=row.created_at_ms, external_user_id=row.external_user_id,
                            applicant_id=row.applicant_id, event_created_at=row.event_created_at,
                            received_at=row.received_at, processed_at=row.processed_at, attempts=row.attempts,
-                           last_error=row.last_error, review_answer=review.get("reviewAnswer"))
+                           last_error=row.last_error,
+                           # rows stored before intake checked types may hold anything here
+                           review_answer=answer if isinstance(answer, str) else None)
 
 
 def _sumsub(request: Request[Any, Any, Any]) -> SumsubClient:

@@ -5,6 +5,10 @@ together: ``InboxWriter`` takes what queued up while the previous write was in f
 it with one multi-row ``INSERT … ON CONFLICT DO NOTHING``; each request is answered only after its
 own row is committed, so batching changes how many round trips there are, not what a 200 means.
 No ORM unit of work, no enqueue: a relay in the worker turns new rows into jobs.
+
+A batch is one statement, so one row the database refuses fails it whole. The writer then writes
+the batch again row by row, so that only the guilty row fails; only a lost connection (nothing
+could be written) fails a whole batch.
 """
 
 from __future__ import annotations
@@ -15,19 +19,88 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import asyncpg
+import msgspec
+import structlog
+from asyncpg.exceptions import _base as asyncpg_base
 
-from service.kyc.domain import Callback
+from service.kyc.domain import CORRELATION_ID_SHOWN, CREATED_AT_MS_SHOWN, Callback
 
-__all__ = ["InboxWriter"]
+__all__ = ["MAX_DEPTH", "InboxWriter", "UnstorableCallback", "storage_problem"]
+
+log = structlog.get_logger(__name__)
 
 _INSERT = """
-    INSERT INTO kyc_callbacks (idempotency_key, type, external_user_id, applicant_id, event_created_at, payload)
-    SELECT key, type, external_user_id, applicant_id, event_created_at, payload::jsonb
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
-        AS incoming(key, type, external_user_id, applicant_id, event_created_at, payload)
+    INSERT INTO kyc_callbacks (idempotency_key, type, external_user_id, applicant_id, event_created_at,
+                               correlation_id, created_at_ms, payload)
+    SELECT key, type, external_user_id, applicant_id, event_created_at, correlation_id, created_at_ms, payload::jsonb
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],
+                $8::text[])
+        AS incoming(key, type, external_user_id, applicant_id, event_created_at, correlation_id, created_at_ms,
+                    payload)
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING idempotency_key, id
 """
+
+# Sumsub's callbacks are three levels deep. Deeper bodies are refused at the door: PostgreSQL
+# would take them, but every later reader (processing, the operator API) decodes stored bodies with
+# a recursive parser, and a body it cannot read back would fail there for good.
+MAX_DEPTH = 32
+_NUL_ESCAPE = b"\\u0000"
+
+
+def storage_problem(body: bytes) -> str | None:
+    """Why this JSON body cannot be kept and read back, or None.
+
+    ``jsonb`` refuses the NUL character (``\\u0000``) anywhere; stored bodies are decoded again by
+    parsers that recurse and that refuse integers of more than 4,300 digits and numbers beyond a
+    double. The body is decoded once here (a few microseconds) and walked, without recursion, only
+    when it has more brackets than MAX_DEPTH or something like a NUL escape.
+    """
+    try:
+        document = msgspec.json.decode(body)
+    except RecursionError:
+        return f"the JSON is nested deeper than {MAX_DEPTH} levels"
+    except msgspec.ValidationError:
+        return "a number in the callback is too large to be read"
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return "the body is not JSON in UTF-8"
+    if body.count(b"{") + body.count(b"[") <= MAX_DEPTH and _NUL_ESCAPE not in body:
+        return None
+    nul = "a string in the callback holds a NUL character (\\u0000), which cannot be stored"
+    stack: list[tuple[object, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return nul
+        elif isinstance(value, dict | list):
+            if depth > MAX_DEPTH:
+                return f"the JSON is nested deeper than {MAX_DEPTH} levels"
+            if isinstance(value, dict):
+                if any("\x00" in key for key in value):
+                    return nul
+                stack.extend((item, depth + 1) for item in value.values())
+            else:
+                stack.extend((item, depth + 1) for item in value)
+    return None
+
+
+class UnstorableCallback(Exception):
+    """The database refused this one callback for what it holds (a 400: sending it again cannot help)."""
+
+
+# The database is out of reach, or refuses all work: nothing in the batch could be written.
+_CONNECTION_LOST = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.OperatorInterventionError,
+                    asyncpg.InsufficientResourcesError)
+# What a row holds: a value the column or jsonb cannot take, an entry too large for an index.
+_ROW_REFUSED = (asyncpg.DataError, asyncpg_base.DataError, asyncpg.ProgramLimitExceededError, UnicodeError)
+
+
+def _connection_lost(exc: Exception) -> bool:
+    if isinstance(exc, _CONNECTION_LOST):
+        return True
+    # "connection is closed", a pool shutting down; its DataError subclass is about one argument
+    return isinstance(exc, asyncpg.InterfaceError) and not isinstance(exc, asyncpg_base.DataError)
 
 
 @dataclass
@@ -46,7 +119,11 @@ class InboxWriter:
         self._task: asyncio.Task[None] | None = None
 
     async def store(self, key: str, callback: Callback, body: bytes) -> int | None:
-        """Store the callback with its body as received; its row id, or None when it was already there."""
+        """Store the callback with its body as received; its row id, or None when it was already there.
+
+        Raises UnstorableCallback when the database refuses this callback for its content, and the
+        database's own error when it could not be reached or failed otherwise.
+        """
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._write_batches(), name="inbox-writer")
         pending = _Pending(key, callback, body.decode())
@@ -68,23 +145,38 @@ class InboxWriter:
                 batch.append(self._queue.get_nowait())
             try:
                 await self._write(batch)
-            except asyncpg.DataError:
-                # one body PostgreSQL cannot hold (a \u0000 escape) must not fail its neighbours
-                for pending in batch:
-                    try:
-                        await self._write([pending])
-                    except Exception as exc:
-                        _fail(pending, exc)
             except Exception as exc:
-                for pending in batch:
-                    _fail(pending, exc)
+                if len(batch) == 1 or _connection_lost(exc):
+                    for pending in batch:
+                        _fail(pending, exc)
+                else:
+                    log.warning("inbox.batch_refused", size=len(batch), error=type(exc).__name__,
+                                sqlstate=getattr(exc, "sqlstate", None))
+                    await self._write_one_by_one(batch)
+            finally:
+                for pending in batch:  # cancelled while writing (shutdown): their requests get a 5xx, not a hang
+                    _fail(pending, RuntimeError("the service is shutting down"))
+
+    async def _write_one_by_one(self, batch: list[_Pending]) -> None:
+        for index, pending in enumerate(batch):
+            try:
+                await self._write([pending])
+            except Exception as exc:
+                if _connection_lost(exc):
+                    for rest in batch[index:]:
+                        _fail(rest, exc)
+                    return
+                _fail(pending, exc)
 
     async def _write(self, batch: list[_Pending]) -> None:
         created: list[datetime | None] = [p.callback.created_at for p in batch]
         rows = await self._pool.fetch(
             _INSERT,
             [p.key for p in batch], [p.callback.type for p in batch], [p.callback.external_user_id for p in batch],
-            [p.callback.applicant_id for p in batch], created, [p.body for p in batch],
+            [p.callback.applicant_id for p in batch], created,
+            [_cut(p.callback.correlation_id, CORRELATION_ID_SHOWN) for p in batch],
+            [_cut(p.callback.created_at_ms, CREATED_AT_MS_SHOWN) for p in batch],
+            [p.body for p in batch],
         )
         stored = {row["idempotency_key"]: int(row["id"]) for row in rows}
         for pending in batch:
@@ -94,6 +186,17 @@ class InboxWriter:
                 pending.answer.set_result(row_id)
 
 
+def _cut(value: str | None, limit: int) -> str | None:
+    return value if value is None or len(value) <= limit else value[:limit]
+
+
 def _fail(pending: _Pending, exc: Exception) -> None:
-    if not pending.answer.done():
-        pending.answer.set_exception(exc)
+    if pending.answer.done():
+        return
+    if isinstance(exc, _ROW_REFUSED) and not _connection_lost(exc):
+        refused = UnstorableCallback("the database refused the callback")
+        refused.__cause__ = exc
+        log.warning("inbox.callback_refused", key=pending.key[:80], error=type(exc).__name__,
+                    sqlstate=getattr(exc, "sqlstate", None))
+        exc = refused
+    pending.answer.set_exception(exc)

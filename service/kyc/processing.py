@@ -28,7 +28,16 @@ from service.customers.domain import (
 )
 from service.db.models import CustomerRecord, KycCallbackRecord, OutboxRecord
 from service.events import CUSTOMER_KYC_UPDATED
-from service.kyc.domain import APPLICANT_REVIEWED, STATE_CHANGING, Callback, KycFacts, RejectType, fold, parse_callback
+from service.kyc.domain import (
+    APPLICANT_REVIEWED,
+    STATE_CHANGING,
+    Callback,
+    CallbackError,
+    KycFacts,
+    RejectType,
+    fold,
+    parse_callback,
+)
 from service.settings import Settings
 
 __all__ = ["ProcessingResult", "process_callbacks", "record_failure"]
@@ -76,8 +85,51 @@ def _level_problem(callback: Callback, customer: CustomerRecord, settings: Setti
     expected = kyc_level_name(CustomerType(customer.customer_type), kyc_level=settings.sumsub_kyc_level,
                          kyb_level=settings.sumsub_kyb_level)
     if callback.level_name != expected:
-        return f"review for level {callback.level_name!r}, but this customer is verified at {expected!r}"
+        return f"review for level {callback.level_name[:80]!r}, but this customer is verified at {expected!r}"
     return None
+
+
+def _read(row: KycCallbackRecord, customer: CustomerRecord, settings: Settings,
+          others: frozenset[str]) -> tuple[Callback | None, str | None]:
+    """The row's callback, and why it must not be applied (asked of new rows only)."""
+    try:
+        callback = parse_callback(row.payload)
+    except CallbackError as exc:  # stored before intake checked every field it reads
+        return None, str(exc)
+    if row.status != "received":
+        return callback, None
+    # a callback with no readable time or an unknown answer is held for an operator, never guessed at
+    return callback, callback.defect or _identity_problem(row, customer, others) or _level_problem(
+        callback, customer, settings)
+
+
+def _identity_problem(row: KycCallbackRecord, customer: CustomerRecord, others: frozenset[str]) -> str | None:
+    """A callback must name one customer: its externalUserId and its applicantId, where given, both theirs."""
+    if row.external_user_id and not _is_customer(row.external_user_id, customer):
+        return f"externalUserId {row.external_user_id!r} and applicantId {row.applicant_id!r} name different customers"
+    if row.applicant_id and customer.applicant_id and row.applicant_id != customer.applicant_id:
+        return f"applicantId {row.applicant_id!r} is not this customer's applicant ({customer.applicant_id!r})"
+    if row.applicant_id in others:
+        return f"applicantId {row.applicant_id!r} is another customer's applicant"
+    return None
+
+
+def _is_customer(external_user_id: str, customer: CustomerRecord) -> bool:
+    try:
+        return uuid.UUID(external_user_id) == customer.id
+    except ValueError:
+        return False
+
+
+async def _applicants_of_others(session: AsyncSession, customer: CustomerRecord,
+                                rows: list[KycCallbackRecord]) -> frozenset[str]:
+    """Which applicant ids of these rows belong to another customer (asked only while the customer has none)."""
+    named = {r.applicant_id for r in rows if r.applicant_id and customer.applicant_id is None}
+    if not named:
+        return frozenset()
+    found = await session.scalars(select(CustomerRecord.applicant_id).where(
+        CustomerRecord.applicant_id.in_(named), CustomerRecord.id != customer.id))
+    return frozenset(a for a in found if a)
 
 
 async def process_callbacks(sessions: async_sessionmaker[AsyncSession], settings: Settings,
@@ -112,13 +164,14 @@ async def process_callbacks(sessions: async_sessionmaker[AsyncSession], settings
         if not fresh:
             return ProcessingResult(customer.id, 0, False)
 
+        others = await _applicants_of_others(session, customer, fresh)
         history: list[tuple[int, Callback]] = []
         for row in rows:
-            callback = parse_callback(row.payload)
-            problem = _level_problem(callback, customer, settings) if row.status == "received" else None
-            if problem:
-                row.status, row.last_error, row.processed_at = "failed", problem, now
-                log.error("kyc.callback_rejected", callback_id=row.id, reason=problem)
+            callback, problem = _read(row, customer, settings, others)
+            if callback is None or problem:
+                if row.status == "received":
+                    row.status, row.last_error, row.processed_at = "failed", problem, now
+                    log.error("kyc.callback_rejected", callback_id=row.id, reason=problem)
                 continue
             if callback.type in STATE_CHANGING:
                 history.append((row.id, callback))

@@ -17,7 +17,7 @@ from urllib.parse import quote
 import httpx
 import structlog
 
-from service.kyc.domain import json_object
+from service.kyc.domain import APPLICANT_ID_MAX, json_object
 
 __all__ = ["Applicant", "SumsubClient", "SumsubError", "SumsubUnavailable", "sign_request"]
 
@@ -151,11 +151,13 @@ class SumsubClient:
 
 
 def _applicant(data: Any) -> Applicant:
-    if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+    applicant_id = data.get("id") if isinstance(data, dict) else None
+    # the id is stored (customers.applicant_id): one that cannot be is Sumsub's error, not a 500 of ours
+    if not isinstance(applicant_id, str) or not 0 < len(applicant_id) <= APPLICANT_ID_MAX or "\x00" in applicant_id:
         raise SumsubError(502, "Sumsub answered with something that is not an applicant")
     review = json_object(data, "review")
     return Applicant(
-        id=data["id"],
+        id=applicant_id,
         external_user_id=str(data.get("externalUserId", "")),
         level_name=review.get("levelName") or data.get("levelName"),
         review_status=review.get("reviewStatus"),

@@ -6,13 +6,12 @@ import hashlib
 import hmac
 from typing import Any
 
-import asyncpg
-import msgspec
 import structlog
 from litestar import Request, post
 
 from service.dependencies import AppSettings
-from service.kyc.domain import CallbackError, idempotency_key, parse_callback
+from service.kyc.domain import CallbackError, decode_callback, idempotency_key
+from service.kyc.inbox import UnstorableCallback, storage_problem
 from service.problems import Problem
 
 __all__ = ["DIGEST_ALGORITHMS", "payload_digest", "sumsub_webhook"]
@@ -36,7 +35,8 @@ def _refused(detail: str) -> Problem:
 
 async def _read_limited(request: Request[Any, Any, Any], limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    # isascii: str.isdigit also holds for digits int() would refuse ("²"); the length keeps int() cheap
+    if declared and declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
         raise Problem(413, "payload_too_large", f"callbacks are limited to {limit} bytes")
     chunks: list[bytes] = []
     size = 0
@@ -68,20 +68,20 @@ async def sumsub_webhook(request: Request[Any, Any, Any], settings: AppSettings)
         raise _refused("the digest does not match the body")
 
     try:
-        payload = msgspec.json.decode(body)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise Problem(400, "malformed_callback", "the body is not JSON in UTF-8") from exc
-    try:
-        callback = parse_callback(payload)
+        callback = decode_callback(body)
     except CallbackError as exc:
         raise Problem(400, "malformed_callback", str(exc)) from exc
+    problem = storage_problem(body)
+    if problem:
+        raise Problem(400, "malformed_callback", problem)
 
     try:
-        callback_id = await request.app.state.inbox.store(idempotency_key(payload, body), callback, body)
-    except asyncpg.DataError as exc:  # e.g. a \u0000 escape, which PostgreSQL's jsonb cannot hold
-        raise Problem(400, "malformed_callback", f"the callback cannot be stored: {exc}") from exc
+        callback_id = await request.app.state.inbox.store(idempotency_key(callback, body), callback, body)
+    except UnstorableCallback as exc:
+        # the database's own words stay in the log: they are not the caller's business
+        raise Problem(400, "unstorable_callback", "the callback holds a value that cannot be stored") from exc
     if callback_id is None:
-        log.info("webhook.duplicate", type=callback.type, correlation_id=callback.correlation_id)
+        log.info("webhook.duplicate", type=callback.type, correlation_id=(callback.correlation_id or "")[:128])
         return {"status": "duplicate"}
     log.info("webhook.accepted", callback_id=callback_id, type=callback.type)
     return {"status": "accepted"}
