@@ -1,4 +1,4 @@
-"""Migration 0011 rewrites stored Telegram ids to their one spelling, keeping the older of two rows
+"""Migration 0007 rewrites stored Telegram ids to their one spelling, keeping the older of two rows
 that name one account."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ async def test_stored_ids_take_their_canonical_spelling_unless_another_row_has_i
                 await connection.execute(
                     f"INSERT INTO customers ({columns}, telegram_id, created_at) "  # noqa: S608 - constants
                     f"VALUES ({values}, $2, now() + make_interval(secs => $3))", email, telegram_id, n)
-            await migrate(url, "0011")
+            await migrate(url, "0007")
             stored = dict(await connection.fetch("SELECT email, telegram_id FROM customers"))
             # 12345 is already b's: a keeps the spelling it was created under, and nothing is lost
             assert stored == {"a@example.com": "0012345", "b@example.com": "12345",

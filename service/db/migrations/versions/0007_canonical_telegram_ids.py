@@ -1,14 +1,14 @@
 """one spelling per Telegram account: numeric ids without leading zeros, usernames lower-case without @
 
-Revision ID: 0011
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-25
 """
 
 from alembic import op
 
-revision = "0011"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
