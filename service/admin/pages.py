@@ -33,6 +33,7 @@ STATUS_CHOICES = ("all", *[s.value for s in (StatusFilter.ACTIVE, StatusFilter.I
                                              StatusFilter.SUSPENDED)])
 SORT_CHOICES = {"newest": True, "oldest": False}
 FIELD_LABELS = {"email": "Email", "telegram_id": "Telegram ID", "customer_type": "Customer type"}
+FIELD_NOUNS = {"email": "email address", "telegram_id": "Telegram ID", "customer_type": "customer type"}
 
 
 def still_changing(customer: CustomerView) -> bool:
@@ -133,7 +134,7 @@ def page_handlers(panel: Panel) -> list[Any]:
             except InvalidCustomerField as exc:
                 errors[exc.field] = f"{FIELD_LABELS.get(exc.field, exc.field)} {exc.message}."
             except DuplicateCustomer as exc:
-                errors[exc.field] = f"Another customer already has this {FIELD_LABELS.get(exc.field, exc.field)}."
+                errors[exc.field] = f"Another customer already has this {FIELD_NOUNS.get(exc.field, exc.field)}."
             else:
                 return Redirect(f"/admin/customers/{created.public_id}?created=1", status_code=303)
         status = 200 if not errors else (409 if confirmed and any("already" in e for e in errors.values()) else 422)
@@ -204,8 +205,8 @@ def page_handlers(panel: Panel) -> list[Any]:
         if not request.headers.get("hx-request"):
             return Redirect(f"/admin/customers/{reference}", status_code=303)
         context = await _detail_context(request, reference)
-        return render(request, "account.html", status=200 if message["ok"] else 409, money=message, oob=False,
-                      **context)
+        # a refusal is an answer to show in place (htmx swaps only 2xx answers)
+        return render(request, "account.html", money=message, oob=False, **context)
 
     @post("/customers/{reference:str}/deposits", guards=[requires(Permission.DEPOSIT_CREATE)],
           include_in_schema=False, status_code=200)
