@@ -4,11 +4,13 @@ read-only viewer, CSRF. What is not offered is refused by the server anyway, and
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 from playwright.sync_api import Page, expect
 
 from service.admin.session import PanelSessions
+from service.db.engine import create_engine, session_factory
 from sim.sandbox import Sandbox
 from sim.scenario import create_customer, get_customer
 from tests.browser.conftest import Stack, assert_accessible, sign_in
@@ -81,31 +83,29 @@ def test_a_post_without_the_csrf_token_is_refused(operator_page: Page, sandbox: 
     expect(page.locator("tr", has_text="missing or wrong CSRF token").first).to_contain_text(target)
 
 
+def expire_sessions_of(stack: Stack, sandbox: Sandbox, username: str) -> int:
+    """As if every panel session of ``username`` had sat idle past its timeout."""
+    assert sandbox.settings is not None
+    secret = sandbox.settings.admin_session_secret
+    assert secret
+
+    async def expire() -> int:
+        engine = create_engine(sandbox.database_url, 1)
+        try:
+            return await PanelSessions(session_factory(engine), secret, idle=timedelta(minutes=1),
+                                       lifetime=timedelta(hours=1)).expire_all_of(username)
+        finally:
+            await engine.dispose()
+    return stack.call(expire)
+
+
 def test_an_expired_session_goes_through_sign_in_back_to_the_page_asked_for(
         operator_page: Page, sandbox: Sandbox, stack: Stack) -> None:
     page = operator_page
     customer = api_customer(stack, sandbox, "expired")
     wanted = f"/admin/customers/{customer['public_id']}"
     page.goto(wanted)
-    assert sandbox.settings is not None
-    secret = sandbox.settings.admin_session_secret
-    assert secret
-
-    def expire() -> Any:
-        from datetime import timedelta
-
-        from service.db.engine import create_engine, session_factory
-        engine = create_engine(sandbox.database_url, 1)
-
-        async def run() -> int:
-            try:
-                return await PanelSessions(session_factory(engine), secret, idle=timedelta(minutes=1),
-                                           lifetime=timedelta(hours=1)).expire_all_of("operator")
-            finally:
-                await engine.dispose()
-        return run()
-
-    assert stack.call(expire) >= 1
+    assert expire_sessions_of(stack, sandbox, "operator") >= 1
     sign_ins: list[str] = []
     page.on("request", lambda request: sign_ins.append(request.url) if "/openid-connect/auth" in request.url
             else None)
@@ -114,6 +114,22 @@ def test_an_expired_session_goes_through_sign_in_back_to_the_page_asked_for(
     expect(page).to_have_url(re.compile(re.escape(wanted) + r"\?from=bookmark$"))
     expect(page.locator("[data-field=email]")).to_have_text(customer["email"])
     assert len(sign_ins) == 1
+
+
+def test_a_page_polling_when_its_session_expires_signs_in_again_and_comes_back(
+        operator_page: Page, sandbox: Sandbox, stack: Stack) -> None:
+    page = operator_page
+    customer = api_customer(stack, sandbox, "polled")
+    page.goto(f"/admin/customers/{customer['public_id']}")
+    page.get_by_role("button", name="Generate verification link").click()
+    expect(page.locator("#live-poller")).to_have_attribute("data-live", "on")  # KYC pending: the page polls
+    page.evaluate("window.__same_document = true")
+    with page.expect_navigation():
+        expire_sessions_of(stack, sandbox, "operator")
+    # the next poll was refused; htmx followed the panel to sign-in, which came back to this page
+    expect(page).to_have_url(re.compile(re.escape(f"/admin/customers/{customer['public_id']}") + "$"))
+    assert page.evaluate("window.__same_document") is None  # a new document: the page was loaded again
+    expect(page.locator("[data-field=kyc_status]")).to_have_text("Pending")
 
 
 def test_signing_out_ends_the_keycloak_session_too(operator_page: Page, sandbox: Sandbox) -> None:
