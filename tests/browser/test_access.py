@@ -134,6 +134,9 @@ def test_a_page_polling_when_its_session_expires_signs_in_again_and_comes_back(
 
 def test_signing_out_ends_the_keycloak_session_too(operator_page: Page, sandbox: Sandbox) -> None:
     page = operator_page
+    [panel_cookie] = [c for c in page.context.cookies() if c["name"] == "admin_session"]
+    assert (panel_cookie["httpOnly"], panel_cookie["sameSite"], panel_cookie["path"]) == (True, "Lax", "/admin")
+    assert panel_cookie["secure"] is False  # served over plain http here; over https it is Secure
     sso = next(c["value"] for c in page.context.cookies() if c["name"] == "KEYCLOAK_SESSION")
     keycloak_session = sandbox.keycloak.tokens.sessions[sso]
     assert keycloak_session.active

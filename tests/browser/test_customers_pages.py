@@ -194,3 +194,34 @@ def test_operations_pages(operator_page: Page, sandbox: Sandbox, stack: Stack) -
     page.goto("/admin/audit")
     expect(page.locator("tbody tr").first).to_contain_text("AUDIT_READ")
     assert_accessible(page)
+
+
+def test_a_rejection_shows_its_labels_and_the_moderation_comment_never_the_internal_one(
+        operator_page: Page, sandbox: Sandbox, stack: Stack) -> None:
+    page = operator_page
+    [customer] = api_customers(stack, sandbox, ["rejected"], customer_type="private_company")
+    page.goto(f"/admin/customers/{customer['public_id']}")
+    page.get_by_role("button", name="Generate verification link").click()
+    expect(page.get_by_label(re.compile("Verification link"))).to_have_value(re.compile("websdk"))
+    applicant_id = stack.call(lambda: sandbox.sumsub.applicant_by_external_user_id(customer["id"]).id)
+
+    def reject() -> None:
+        sandbox.sumsub.submit_documents(applicant_id)
+        sandbox.sumsub.review(applicant_id, "RED", labels=["DOCUMENT_PAGE_MISSING", "BAD_PROOF_OF_ADDRESS"],
+                              reject_type="RETRY", moderation_comment="The second page of the register is missing.",
+                              client_comment="Internal: registry extract looked altered.")
+    stack.call(reject)
+
+    kyc = page.get_by_role("region", name="KYC")
+    expect(page.locator("[data-field=kyc_status]")).to_have_text("Rejected")
+    expect(page.locator("[data-field=verification_status]")).to_have_text("Rejected")
+    expect(kyc).to_contain_text("RETRY")
+    expect(kyc).to_contain_text("DOCUMENT_PAGE_MISSING")
+    expect(kyc).to_contain_text("BAD_PROOF_OF_ADDRESS")
+    expect(kyc).to_contain_text("The second page of the register is missing.")
+    expect(page.locator("body")).not_to_contain_text("registry extract looked altered")
+    expect(page.locator("#callbacks")).to_contain_text("RED")
+    # a RETRY: the customer may submit again, so the page keeps watching and a new link is offered
+    expect(page.locator("#live-poller")).to_have_attribute("data-live", "on")
+    expect(kyc.get_by_role("button", name="Generate verification link")).to_be_visible()
+    assert_accessible(page)
