@@ -35,7 +35,7 @@ def _origin(url: str) -> str:
 
 def _sign_in_required(request: Request[Any, Any, Any], exc: SignInRequired) -> Response[Any]:
     target = "/admin/login?" + urlencode({"next": exc.next_path})
-    if request.headers.get("hx-request"):
+    if isinstance(request, HTMXRequest) and request.htmx:
         return ClientRedirect(target)  # htmx follows it with a full page load
     return Redirect(target, status_code=302)
 

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from litestar import Request, Response, get, post
 from litestar.params import FromQuery
+from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect
 
 from service.admin import backend
@@ -175,7 +176,7 @@ def page_handlers(panel: Panel) -> list[Any]:
         except Problem as exc:
             error = exc.detail
         context = await _detail_context(request, reference)
-        if request.headers.get("hx-request"):
+        if isinstance(request, HTMXRequest) and request.htmx:
             return render(request, "kyc_link.html", kyc_link=link, kyc_error=error, oob=True, money=None, **context)
         return render(request, "customer.html", created=False, kyc_link=link, kyc_error=error, money=None, **context)
 
@@ -202,7 +203,7 @@ def page_handlers(panel: Panel) -> list[Any]:
         else:
             message = {"kind": kind.value, "ok": True,
                        "text": f"{kind.value.capitalize()} of ${posted.entry.amount_cents / 100:,.2f} posted."}
-        if not request.headers.get("hx-request"):
+        if not (isinstance(request, HTMXRequest) and request.htmx):
             return Redirect(f"/admin/customers/{reference}", status_code=303)
         context = await _detail_context(request, reference)
         # a refusal is an answer to show in place (htmx swaps only 2xx answers)

@@ -40,6 +40,13 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.output = str(ROOT / "test-results" / "browser")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Playwright's sync API leaves its event loop marked as running in the main thread from its first
+    # use to the end of the session, and no asyncio test can run after that: the browser suite goes last
+    here = Path(__file__).parent
+    items.sort(key=lambda item: item.path.is_relative_to(here))  # stable: the order is otherwise kept
+
+
 class Stack:
     """A sandbox on its own event loop in a background thread."""
 

@@ -60,6 +60,20 @@ def test_a_duplicate_email_is_refused_next_to_its_field_and_nothing_is_created(
     expect(page.locator("#telegram-error")).to_contain_text("Telegram")
     expect(page.get_by_label("Telegram ID")).to_be_focused()
 
+    # a Telegram id another customer has
+    taken = f"@taken_{uuid.uuid4().hex[:8]}"
+    page.get_by_label("Telegram ID").fill(taken)
+    page.get_by_role("button", name="Review").click()
+    page.get_by_role("dialog").get_by_role("button", name="Confirm").click()
+    expect(page.locator("[data-field=telegram_id]")).to_have_text(taken)
+    page.goto("/admin/customers/new")
+    page.get_by_label("Email").fill(unique_email("tg2"))
+    page.get_by_label("Telegram ID").fill(taken.upper())
+    page.get_by_label("Customer type").select_option(label="Individual")
+    page.get_by_role("button", name="Review").click()
+    page.get_by_role("dialog").get_by_role("button", name="Confirm").click()
+    expect(page.locator("#telegram-error")).to_have_text("Another customer already has this Telegram ID.")
+
 
 def test_customers_are_created_and_deactivated_by_keyboard_alone(operator_page: Page) -> None:
     page = operator_page

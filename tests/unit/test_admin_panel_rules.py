@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from service.admin.session import PanelSessions
 from service.customers.domain import CustomerType
 from service.customers.schemas import CustomerView, KycDetails, ProvisioningStepView
 from service.ledger.domain import InvalidAmount
+from service.settings import SettingsError, load_settings
 from sim.keycloak.login import pkce_matches
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
@@ -84,3 +86,11 @@ def test_state_csrf_and_pkce_are_derived_from_the_cookie_and_the_secret() -> Non
     assert not one.csrf_matches("cookie", one.csrf_token("another cookie"))
     assert not one.csrf_matches("cookie", None)
     assert len({one.csrf_token("cookie"), one.oauth_state("cookie"), verifier}) == 3
+
+
+def test_the_session_secret_comes_from_a_file_and_a_short_one_is_refused(tmp_path: Path) -> None:
+    secret = tmp_path / "admin-session-secret"
+    secret.write_text("x" * 40 + "\n")
+    assert load_settings({"ADMIN_SESSION_SECRET_FILE": str(secret)}).admin_session_secret == "x" * 40
+    with pytest.raises(SettingsError, match="ADMIN_SESSION_SECRET"):
+        load_settings({"ADMIN_SESSION_SECRET": "too-short"})
