@@ -35,7 +35,8 @@ def _origin(url: str) -> str:
 
 def _sign_in_required(request: Request[Any, Any, Any], exc: SignInRequired) -> Response[Any]:
     target = "/admin/login?" + urlencode({"next": exc.next_path})
-    if isinstance(request, HTMXRequest) and request.htmx:
+    # exception handlers get the application's plain Request, not the router's HTMXRequest
+    if HTMXRequest(request.scope).htmx:
         return ClientRedirect(target)  # htmx follows it with a full page load
     return Redirect(target, status_code=302)
 

@@ -25,7 +25,8 @@ from service.auth.guards import ANONYMOUS, Guard
 from service.auth.permissions import Permission, RolePermissions
 from service.settings import Settings
 
-__all__ = ["CSRF_FIELD", "CSRF_HEADER", "Operator", "Panel", "PanelForbidden", "SignInRequired", "safe_next_path"]
+__all__ = ["CSRF_FIELD", "CSRF_HEADER", "Operator", "Panel", "PanelForbidden", "PanelNotConfigured", "SignInRequired",
+           "current_operator", "safe_next_path"]
 
 log = structlog.get_logger(__name__)
 

@@ -21,7 +21,7 @@ from service.admin.access import CSRF_FIELD, Panel, safe_next_path
 from service.admin.render import render
 from service.admin.session import COOKIE, PanelSessions
 from service.auth.audit import record_decision
-from service.auth.tokens import InvalidToken, TokenVerifier
+from service.auth.tokens import InvalidToken, TokenVerifier, VerifiedToken
 
 __all__ = ["sign_in_handlers"]
 
@@ -86,7 +86,8 @@ def sign_in_handlers(panel: Panel) -> list[Any]:
         return Redirect(safe_next_path(pending.next_path), status_code=302, cookies=[_cookie(request, key)])
 
     async def _exchange(request: Request[Any, Any, Any], sessions: PanelSessions, key: str,
-                        code: str) -> Any:
+                        code: str) -> VerifiedToken | str:
+        """The verified access token of the code, or what to tell the operator."""
         http: httpx.AsyncClient = request.app.state.http
         try:
             response = await http.post(f"{endpoints}/token", data={
