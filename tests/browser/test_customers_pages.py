@@ -239,3 +239,31 @@ def test_a_rejection_shows_its_labels_and_the_moderation_comment_never_the_inter
     expect(page.locator("#live-poller")).to_have_attribute("data-live", "on")
     expect(kyc.get_by_role("button", name="Generate verification link")).to_be_visible()
     assert_accessible(page)
+
+
+def test_a_failing_provisioning_step_shows_its_attempts_and_last_error_until_it_succeeds(
+        operator_page: Page, sandbox: Sandbox, stack: Stack) -> None:
+    page = operator_page
+    [customer] = api_customers(stack, sandbox, ["outage"])
+
+    async def link() -> dict[str, Any]:
+        async with await sandbox.api() as api:
+            return await start_kyc(api, customer["id"])
+    applicant_id = stack.call(link)["applicant_id"]
+    page.goto(f"/admin/customers/{customer['public_id']}")
+
+    def review_during_an_outage() -> None:
+        # Keycloak's user administration is down for a while; its login and tokens are not
+        sandbox.keycloak.faults.outage(8, path=r"^/admin/realms/")
+        sandbox.sumsub.submit_documents(applicant_id)
+        sandbox.sumsub.review(applicant_id, "GREEN")
+    stack.call(review_during_an_outage)
+
+    step = page.locator("#provisioning [data-step=keycloak_user]")
+    expect(step).to_contain_text("Pending")
+    expect(step.locator(".error-text")).to_contain_text("503")
+    expect(page.locator("[data-field=activity_status]")).to_have_text("Inactive")
+    expect(page.locator("[data-field=activity_status]")).to_have_text("Active", timeout=45_000)
+    expect(step).to_contain_text("Done")
+    attempts = int(step.locator("td").nth(2).inner_text())
+    assert attempts >= 2
