@@ -14,6 +14,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
+from service.admin import admin_router
 from service.auth.controller import audit_log
 from service.auth.permissions import RolePermissions
 from service.auth.tokens import AcceptedTokens, JwksCache, TokenVerifier
@@ -100,7 +101,7 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool | Non
 
     app = Litestar(
         route_handlers=[CustomerController, KycController, DepositAccountController, audit_log, sumsub_webhook,
-                        portal_me, live, ready],
+                        portal_me, live, ready, admin_router(settings)],
         lifespan=[lifespan],
         dependencies=dependencies(settings),
         exception_handlers={**exception_handlers, **_domain_problems()},

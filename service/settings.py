@@ -111,6 +111,14 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # every process that shares them), or made anew per process when there are none
     cursor_secret: str | None = None
 
+    # Admin panel (/admin): operators sign in through this client of the admin realm (authorization
+    # code + PKCE). The secret keys the panel's session ids and CSRF tokens; without it the panel
+    # refuses to sign anyone in. Sessions end after the idle time, and in any case after the maximum.
+    admin_client_id: str = "onboarding-admin-panel"
+    admin_session_secret: str | None = None
+    admin_session_idle_minutes: int = 30
+    admin_session_max_hours: int = 8
+
     def __post_init__(self) -> None:
         checks: list[tuple[str, bool, str]] = [
             ("PORT", 0 < self.port < 65536, "must be a TCP port (1-65535)"),
@@ -125,6 +133,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
              "must be at least JOB_BACKOFF_BASE_SECONDS"),
             ("OUTBOX_POLL_SECONDS", self.outbox_poll_seconds > 0, "must be positive"),
             ("WORKER_CONCURRENCY", self.worker_concurrency >= 1, "must be at least 1"),
+            ("ADMIN_SESSION_IDLE_MINUTES", self.admin_session_idle_minutes >= 1, "must be at least 1"),
+            ("ADMIN_SESSION_MAX_HOURS", self.admin_session_max_hours >= 1, "must be at least 1"),
+            ("ADMIN_SESSION_SECRET", self.admin_session_secret is None or len(self.admin_session_secret) >= 32,
+             "must be at least 32 characters"),
             ("LOG_LEVEL", self.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},
              "must be DEBUG, INFO, WARNING or ERROR"),
             ("OPERATOR_CLIENT_IDS", bool(self.operator_client_ids) and all(c.strip() for c in self.operator_client_ids),
@@ -162,7 +174,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
 
 
 _SECRETS = ("database_url", "queue_url", "keycloak_client_secret", "sumsub_app_token",
-            "sumsub_secret_key", "sumsub_webhook_secret", "smtp_password", "cursor_secret")
+            "sumsub_secret_key", "sumsub_webhook_secret", "smtp_password", "cursor_secret",
+            "admin_session_secret")
 
 
 def read_dotenv(path: Path) -> dict[str, str]:

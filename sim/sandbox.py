@@ -161,6 +161,8 @@ class Sandbox:
             job_backoff_base_seconds=0.5,
             job_backoff_max_seconds=10.0,
             outbox_poll_seconds=1.0,
+            admin_client_id=self.keycloak.operator_client_id,
+            admin_session_secret=self.seed.token("admin.session", 43),
         )
         if not self._run_service:
             return  # the caller runs the service (in processes of its own) and calls attach_service
@@ -221,6 +223,9 @@ class Sandbox:
             "OPERATOR_CLIENT_ID": kc.operator_client_id,
             "OPERATOR_USERNAME": kc.operator_username,
             "OPERATOR_PASSWORD": kc.operator_password,
+            "VIEWER_USERNAME": kc.viewer_username,
+            "VIEWER_PASSWORD": kc.viewer_password,
+            "ADMIN_URL": f"{self.service_url}/admin" if self.service_url else "",
             "PORTAL_CLIENT_ID": kc.portal_client_id,
             "SERVICE_AUDIENCE": kc.service_audience,
             "SUMSUB_URL": self.sumsub_url,

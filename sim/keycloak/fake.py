@@ -144,8 +144,11 @@ class KeycloakFake:
         admin.add_role("operator", "Works the onboarding admin panel")
         admin.add_role("viewer", "Reads the onboarding admin panel")
         admin.add_client(self.service_audience, standard_flow=False)
+        # the admin panel signs operators in by the authorization code flow with PKCE (S256 required);
+        # its callback and post-logout pages are on the service's loopback address in the sandbox
         admin.add_client(self.operator_client_id, public=True, direct_access_grants=True,
-                         redirect_uris=list(LOOPBACK_REDIRECTS), audiences=[self.service_audience])
+                         redirect_uris=list(LOOPBACK_REDIRECTS), audiences=[self.service_audience],
+                         pkce_method="S256")
         # Administration of the customer realm from the admin realm, as Keycloak's master realm
         # does it with one "<realm>-realm" client per realm.
         admin.add_client(f"{self.customer_realm}-realm", standard_flow=False,

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 __all__ = ["login_router"]
 
 SESSION_COOKIE = "AUTH_SESSION_ID"
+# Keycloak's single sign-on cookie: while its session lives, a new login to the realm skips the form;
+# RP-initiated logout ends it
+SSO_COOKIE = "KEYCLOAK_SESSION"
 AUTHENTICATE_EXECUTION = "auth-username-password-form"
 
 
@@ -101,6 +104,12 @@ async def authorize(realm: RealmName, request: AnyRequest,
             params["state"] = exc.request.state
         return Redirect(_with_query(exc.request.redirect_uri, params), status_code=302)
     session = keycloak.logins.begin(state, authorization)
+    signed_in = keycloak.tokens.sessions.get(request.cookies.get(SSO_COOKIE, ""))
+    user = state.user(signed_in.user_id) if signed_in is not None and signed_in.active \
+        and signed_in.realm == realm else None
+    if signed_in is not None and user is not None and user.enabled and not user.required_actions:
+        session.user_id, session.step = user.id, LoginStep.DONE
+        return _redirect_with_code(state, session, request, keycloak, signed_in.id)
     return _login_form(realm, session, cookies=_session_cookie(realm, session))
 
 
@@ -178,12 +187,19 @@ def _continue(realm: Realm, session: AuthenticationSession, request: AnyRequest,
     client = realm.clients[session.client_id]
     assert user is not None
     user_session = keycloak.tokens.start_session(realm, user, client)
-    code = keycloak.logins.issue_code(realm, session, user_session.id)
-    params = {"session_state": user_session.id,
+    return _redirect_with_code(realm, session, request, keycloak, user_session.id)
+
+
+def _redirect_with_code(realm: Realm, session: AuthenticationSession, request: AnyRequest, keycloak: KeycloakFake,
+                        user_session_id: str) -> Response[Any]:
+    assert session.request is not None
+    code = keycloak.logins.issue_code(realm, session, user_session_id)
+    params = {"session_state": user_session_id,
               "iss": issuer_of(base_url_of(keycloak, request), realm.name), "code": code.code}
     if session.request.state is not None:
         params = {"state": session.request.state, **params}
-    return Redirect(_with_query(session.request.redirect_uri, params), status_code=302)
+    sso = Cookie(key=SSO_COOKIE, value=user_session_id, path=f"/realms/{realm.name}/", httponly=True, samesite="lax")
+    return Redirect(_with_query(session.request.redirect_uri, params), status_code=302, cookies=[sso])
 
 
 login_router = Router("/realms/{realm:str}", route_handlers=[authorize, submit_credentials, submit_required_action,

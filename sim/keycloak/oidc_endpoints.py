@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from litestar import Response, Router, get, post
+from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.response import Redirect
 
@@ -19,6 +20,7 @@ from sim.keycloak.http import (
     oauth_error,
     realm_or_404,
 )
+from sim.keycloak.login_pages import SSO_COOKIE
 from sim.keycloak.tokens import InvalidToken, TokenError, issuer_of
 
 if TYPE_CHECKING:
@@ -129,6 +131,10 @@ def _browser_logout(realm: str, request: AnyRequest, keycloak: KeycloakFake,
     """RP-initiated logout: ends the session named by ``id_token_hint`` and goes back to the app."""
     state = keycloak.realms[realm]
     client_id = params.get("client_id", "")
+    signed_in = request.cookies.get(SSO_COOKIE)
+    if signed_in:
+        keycloak.tokens.end_session(signed_in)
+    ended = [Cookie(key=SSO_COOKIE, value="", path=f"/realms/{realm}/", max_age=0, httponly=True, samesite="lax")]
     hint = params.get("id_token_hint")
     if hint:
         try:
@@ -143,8 +149,9 @@ def _browser_logout(realm: str, request: AnyRequest, keycloak: KeycloakFake,
     client = state.clients.get(client_id)
     if target and client is not None and client.accepts_redirect(target):
         query = urlencode({"state": params["state"]}) if params.get("state") else ""
-        return Redirect(f"{target}{'&' if '?' in target else '?'}{query}" if query else target, status_code=302)
-    return Response("<html><body><p>You are logged out</p></body></html>", media_type="text/html")
+        return Redirect(f"{target}{'&' if '?' in target else '?'}{query}" if query else target, status_code=302,
+                        cookies=ended)
+    return Response("<html><body><p>You are logged out</p></body></html>", media_type="text/html", cookies=ended)
 
 
 oidc_router = Router("/realms/{realm:str}", route_handlers=[discovery, certs, token, userinfo, logout,
