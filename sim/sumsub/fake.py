@@ -98,6 +98,13 @@ class SumsubFake:
         self._last_event_ms = 0
         self.app = build_asgi_app(self)
 
+    @classmethod
+    def with_seeded_credentials(cls, clock: VirtualClock, seed: Seed, **options: Any) -> SumsubFake:
+        """A fake whose App Token, secret key and webhook secret are drawn from the seed (as the sandbox's)."""
+        return cls(clock, seed, app_token="sbx:" + seed.token("sumsub.credentials", 24),
+                   secret_key=seed.token("sumsub.credentials", 32),
+                   webhook_secret=seed.token("sumsub.credentials", 32), **options)
+
     # configuring
     @property
     def webhook_secret(self) -> str:
