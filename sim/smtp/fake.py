@@ -3,8 +3,8 @@
 Serve it in the running event loop (``await smtp.start()``, or ``async with SmtpFake(...)``), or on
 a private loop in a thread of its own for blocking clients such as ``smtplib``
 (``smtp.start_in_thread()``, or ``with SmtpFake(...)``). Either way ``smtp.host`` and
-``smtp.port`` say where it listens, and ``smtp.api_app`` is its Mailpit-like JSON API, an ASGI app
-to serve with ``sim.servers``.
+``smtp.port`` say where it listens, and ``smtp.api_app`` is its Mailpit-like JSON API, web inbox
+(at ``/``) and ``/__admin/`` API, an ASGI app to serve with ``sim.servers``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from sim.clock import VirtualClock
 from sim.seed import Seed
 from sim.servers import bind_preferred, bind_socket
 from sim.smtp.api import create_api_app
+from sim.smtp.control import smtp_control
 from sim.smtp.faults import SmtpFaults
+from sim.smtp.inbox import InboxController
 from sim.smtp.message import Message
 from sim.smtp.server import CaptureHandler, CapturingSMTP, SmtpLogin
 from sim.smtp.store import Mailbox, MailView, MessageStore, Predicate
@@ -214,7 +216,8 @@ class SmtpFake:
     @property
     def api_app(self) -> Litestar:
         if self._api_app is None:
-            self._api_app = create_api_app(self.store, self.faults, reset_all=self.reset)
+            self._api_app = create_api_app(self.store, self.faults, reset_all=self.reset,
+                                           extra=[InboxController, smtp_control(self)])
         return self._api_app
 
     # internals
