@@ -62,17 +62,20 @@ def rule_out(rule: SmtpFaultRule) -> Entry:
 
 def smtp_control(fake: SmtpFake) -> Router:
     def journal() -> list[Entry]:
+        # within one instant: refusals, then logins, then captured mail (a retry follows its refusal)
         entries: list[tuple[float, Entry]] = [
+            (f.at, {"at": iso(f.at), "kind": "fault", "stage": f.stage, "code": f.code, "reply": f.reply,
+                    "peer": f"{f.peer[0]}:{f.peer[1]}" if f.peer else None, "mail_from": f.mail_from,
+                    "rule": f.rule_label}) for f in fake.faults.journal
+        ]
+        entries += [(login.at.timestamp(), {"at": iso(login.at), "kind": "login", "mechanism": login.mechanism,
+                                            "username": login.username}) for login in fake.logins]
+        entries += [
             (m.received_at.timestamp(), {"at": iso(m.received_at), "kind": "message", "id": m.id,
                                          "mail_from": m.mail_from, "rcpt_to": list(m.rcpt_tos),
                                          "subject": m.subject})
             for m in fake.messages()
         ]
-        entries += [(login.at.timestamp(), {"at": iso(login.at), "kind": "login", "mechanism": login.mechanism,
-                                            "username": login.username}) for login in fake.logins]
-        entries += [(f.at, {"at": iso(f.at), "kind": "fault", "stage": f.stage, "code": f.code, "reply": f.reply,
-                            "peer": f"{f.peer[0]}:{f.peer[1]}" if f.peer else None, "mail_from": f.mail_from,
-                            "rule": f.rule_label}) for f in fake.faults.journal]
         return by_time(entries)
 
     def faults() -> dict[str, Any]:
