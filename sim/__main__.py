@@ -20,9 +20,11 @@ from sim.standalone import announce, run_keycloak, run_smtp, run_sumsub, until_i
 
 async def up(args: argparse.Namespace) -> int:
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
-    ports = {"service": args.port, "keycloak": args.keycloak_port}
-    if args.any_ports:
-        ports = dict.fromkeys(DEFAULT_PORTS, 0)
+    # --any-ports: the system picks every port not given explicitly
+    ports = dict.fromkeys(DEFAULT_PORTS, 0) if args.any_ports else dict(DEFAULT_PORTS)
+    for component, given in (("service", args.port), ("keycloak", args.keycloak_port)):
+        if given is not None:
+            ports[component] = given
     try:
         stack = Sandbox(seed=args.seed, name=args.name, ports=ports)
     except ValueError as exc:
@@ -72,11 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     _common(up_parser)
     up_parser.add_argument("--name", help="the stack's name, and so its database sandbox_NAME and queue "
                                           "(default: a fresh random one)")
-    up_parser.add_argument("--port", type=int, default=DEFAULT_PORTS["service"],
-                           help="the API's port, when free (0: any)")
-    up_parser.add_argument("--keycloak-port", type=int, default=DEFAULT_PORTS["keycloak"],
-                           help="the Keycloak fake's port, when free (0: any)")
-    up_parser.add_argument("--any-ports", action="store_true", help="let the system pick every port")
+    up_parser.add_argument("--port", type=int, help=f"the API's port, when free (0: any; default "
+                                                    f"{DEFAULT_PORTS['service']})")
+    up_parser.add_argument("--keycloak-port", type=int, help=f"the Keycloak fake's port, when free (0: any; "
+                                                             f"default {DEFAULT_PORTS['keycloak']})")
+    up_parser.add_argument("--any-ports", action="store_true",
+                           help="let the system pick every port not given explicitly")
 
     keycloak_parser = commands.add_parser("keycloak", help="the Keycloak fake alone")
     _common(keycloak_parser)
