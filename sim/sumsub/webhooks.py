@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -49,7 +50,7 @@ RETRY_DELAYS: tuple[float, ...] = (5 * 60, 60 * 60, 5 * 60 * 60, 18 * 60 * 60)
 ANSWER_DEADLINE_SECONDS = 5.0
 # Sumsub does not publish its dispatch concurrency; a handful of parallel requests per receiver is
 # what its deliveries look like from the receiving side.
-MAX_IN_FLIGHT = 16
+MAX_IN_FLIGHT = 8
 
 ClientFactory = Callable[[], httpx.AsyncClient]
 DeliveryState = Literal["scheduled", "in_flight", "delivered", "abandoned"]
@@ -121,7 +122,9 @@ class WebhookSender:
         self.journal: list[DeliveryAttempt] = []
         self._transport = transport
         self._client_factory = client_factory
-        self._client: httpx.AsyncClient | None = None
+        self._clients: list[httpx.AsyncClient] = []  # every client made; the idle ones wait for a request
+        self._idle_clients: list[httpx.AsyncClient] = []
+        self._tls: ssl.SSLContext | None = None
         self._numbers = itertools.count(1)
         self.max_in_flight = max_in_flight
         self._slots = asyncio.Semaphore(max_in_flight)
@@ -223,7 +226,13 @@ class WebhookSender:
 
     async def _post(self, message: WebhookMessage) -> WireResult:
         """The real HTTP exchange: one POST, answered within the deadline or counted as failed."""
-        client = self._http_client()
+        client = self._take_client()
+        try:
+            return await self._post_with(client, message)
+        finally:
+            self._idle_clients.append(client)
+
+    async def _post_with(self, client: httpx.AsyncClient, message: WebhookMessage) -> WireResult:
         started = time.perf_counter()
         try:
             # asyncio's deadline also bounds an in-process ASGI receiver, where httpx's timeouts never fire
@@ -239,16 +248,22 @@ class WebhookSender:
             return WireResult(None, f"receiver raised {type(exc).__name__}: {exc}", time.perf_counter() - started)
         return WireResult(response.status_code, None, time.perf_counter() - started)
 
-    def _http_client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            if self._client_factory is not None:
-                self._client = self._client_factory()
-            else:
-                limits = httpx.Limits(max_connections=self.max_in_flight,
-                                      max_keepalive_connections=self.max_in_flight)
-                self._client = httpx.AsyncClient(transport=self._transport, timeout=self.timeout,
-                                                 follow_redirects=False, limits=limits)
-        return self._client
+    def _take_client(self) -> httpx.AsyncClient:
+        """A client of one keep-alive connection per request in flight: httpx's pool looks at every
+        connection it holds on every request, which costs more CPU than the POST itself once a
+        dozen are open. An injected transport or factory is shared, as given."""
+        if self._idle_clients:
+            return self._idle_clients.pop()
+        if self._client_factory is not None:
+            client = self._client_factory()
+        else:
+            if self._tls is None:
+                self._tls = ssl.create_default_context()  # loading the CA bundle takes ~70 ms: once
+            one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+            client = httpx.AsyncClient(transport=self._transport, timeout=self.timeout, follow_redirects=False,
+                                       limits=one, verify=self._tls)
+        self._clients.append(client)
+        return client
 
     # inspecting
     def pending(self) -> list[WebhookDelivery]:
@@ -272,6 +287,6 @@ class WebhookSender:
         self.journal.clear()
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        clients, self._clients, self._idle_clients = self._clients, [], []
+        for client in clients:
+            await client.aclose()
