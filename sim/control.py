@@ -214,9 +214,11 @@ def with_control(control: Litestar, app: ASGIApp) -> ASGIApp:
     """``app``, with requests under ``/__admin`` answered by ``control`` before any fault or journal."""
 
     async def route(scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "") if scope["type"] == "http" else ""
+        # "$KEYCLOAK_URL/__admin/..." with a URL that ends in "/" asks for "//__admin/...": the same place
+        path = "/" + scope.get("path", "").lstrip("/") if scope["type"] == "http" else ""
         if path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
-            await control(scope, receive, send)  # type: ignore[arg-type]  # Litestar types scopes narrower
+            # Litestar types scopes narrower than ASGI does
+            await control({**scope, "path": path}, receive, send)  # type: ignore[arg-type]
         else:
             await app(scope, receive, send)
 

@@ -89,3 +89,11 @@ async def test_reset_forgets_requests_faults_and_users_but_keeps_the_realms(fake
     assert (await http.get("/__admin/faults")).json()["rules"] == []
     assert fake.realm(fake.customer_realm).user_by_username("ada@example.com") is None
     await operator_token(fake, http)  # the seeded operator is back
+
+
+async def test_the_admin_api_is_found_after_a_base_url_that_ends_in_a_slash(fake: KeycloakFake,
+                                                                            http: httpx.AsyncClient) -> None:
+    # what `curl $KEYCLOAK_URL/__admin/journal` asks for, since KEYCLOAK_URL ends in "/"
+    answer = await http.get(f"{fake.base_url}/__admin/journal")
+    assert answer.status_code == 200
+    assert answer.json()["fake"] == "keycloak"
