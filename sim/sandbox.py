@@ -26,8 +26,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import asyncpg
 import httpx
 import msgspec
+import structlog
 from saq import Worker
 
 from service.app import create_app
@@ -46,6 +48,8 @@ from sim.smtp import SmtpFake
 from sim.sumsub import SumsubFake
 
 __all__ = ["DATABASE_PREFIX", "DEFAULT_PORTS", "PortMove", "Sandbox", "SandboxNameTaken", "new_sandbox_name"]
+
+log = structlog.get_logger(__name__)
 
 DEFAULT_PORTS = {"service": 8000, "keycloak": 8080, "sumsub": 8081, "smtp": 1025, "smtp_api": 8025}
 
@@ -235,8 +239,11 @@ class Sandbox:
         await self.clock.stop()
         if self._created_database is not None:
             server_url, name = self._created_database
-            await drop_database(server_url, name)
             self._created_database = None
+            try:
+                await drop_database(server_url, name)
+            except (OSError, asyncpg.PostgresError) as exc:  # the server went first: say what is left behind
+                log.warning("sandbox.database_left_behind", database=name, error=str(exc))
 
     # facts
     @property
