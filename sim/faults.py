@@ -44,6 +44,7 @@ class FaultRule:
     delay: float = 0.0
     path: re.Pattern[str] | None = None
     method: str | None = None
+    made_by: str = ""  # the programming call: outage, fail_next, rate_limit, slow, error_rate
 
     def applies(self, method: str, path: str, now: float) -> bool:
         if self.remaining is not None and self.remaining <= 0:
@@ -97,28 +98,28 @@ class HttpFaults:
         start = self.clock.time() + start_in
         end = None if seconds is None else start + seconds
         return self._add(FaultRule("status", status=status, starts_at=start, ends_at=end,
-                                   body=f"{self.name} is down (injected)"), path)
+                                   body=f"{self.name} is down (injected)", made_by="outage"), path)
 
     def fail_next(self, count: int = 1, *, status: int = 503, path: str | None = None,
                   method: str | None = None, body: Any = None, headers: dict[str, str] | None = None) -> FaultRule:
         rule = FaultRule("status", status=status, remaining=count, method=method, headers=headers or {},
-                         body=body if body is not None else f"injected {status}")
+                         body=body if body is not None else f"injected {status}", made_by="fail_next")
         return self._add(rule, path)
 
     def rate_limit(self, count: int = 1, *, retry_after: int = 1, path: str | None = None) -> FaultRule:
         rule = FaultRule("status", status=429, remaining=count, headers={"Retry-After": str(retry_after)},
-                         body="too many requests (injected)")
+                         body="too many requests (injected)", made_by="rate_limit")
         return self._add(rule, path)
 
     def slow(self, seconds: float, *, count: int | None = 1, path: str | None = None) -> FaultRule:
         """Answer normally but only after ``seconds`` of real time (to go past a client's timeout)."""
-        return self._add(FaultRule("slow", delay=seconds, remaining=count), path)
+        return self._add(FaultRule("slow", delay=seconds, remaining=count, made_by="slow"), path)
 
     def error_rate(self, probability: float, *, status: int = 500, path: str | None = None) -> FaultRule:
         if not 0.0 <= probability <= 1.0:
             raise ValueError("probability is between 0 and 1")
-        return self._add(FaultRule("status", status=status, probability=probability, body=f"injected {status}"),
-                         path)
+        return self._add(FaultRule("status", status=status, probability=probability, body=f"injected {status}",
+                                   made_by="error_rate"), path)
 
     def clear(self) -> None:
         self.rules.clear()

@@ -6,19 +6,27 @@
 
 ``python -m sim up`` runs the same thing until interrupted and writes the facts a client needs
 (URLs, realms, client ids, credentials) to a dotenv file.
+
+Sandboxes live side by side: each has a name (given, or a fresh random one), and from it its own
+database (``sandbox_<name>``, created new and dropped on a clean stop) and its own queue name, so
+two stacks on one machine, or a notebook beside ``dev.py up``, never share data or jobs. A port that
+is taken moves to a free one; ``port_moves`` says which.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import os
+import re
+import secrets
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import asyncpg
 import httpx
 import msgspec
 import structlog
@@ -26,10 +34,12 @@ from saq import Worker
 
 from service.app import create_app
 from service.db.embedded import start_embedded_postgres
-from service.db.engine import drop_database, ensure_database, migrate
+from service.db.engine import migrate
 from service.settings import Settings, load_settings
 from service.worker import build_worker
 from sim.clock import VirtualClock
+from sim.databases import DatabaseExists, create_new_database, drop_database
+from sim.env_file import HEADER
 from sim.keycloak import KeycloakFake
 from sim.network import WebhookNetwork
 from sim.seed import Seed
@@ -37,57 +47,71 @@ from sim.servers import RunningServer, serve_asgi
 from sim.smtp import SmtpFake
 from sim.sumsub import SumsubFake
 
-__all__ = ["DEFAULT_PORTS", "SANDBOX_DATABASE", "Sandbox"]
-
-SANDBOX_DATABASE = "sandbox"
+__all__ = ["DATABASE_PREFIX", "DEFAULT_PORTS", "PortMove", "Sandbox", "SandboxNameTaken", "new_sandbox_name"]
 
 log = structlog.get_logger(__name__)
 
 DEFAULT_PORTS = {"service": 8000, "keycloak": 8080, "sumsub": 8081, "smtp": 1025, "smtp_api": 8025}
 
+# Every database a sandbox creates carries this prefix, so no name given to a sandbox can ever be
+# the service's own embedded database (``onboarding``) or any other that a person made.
+DATABASE_PREFIX = "sandbox_"
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_]{0,39}$")
 
-def _port_or_free(preferred: int | None) -> int:
-    """The preferred port when it is free, else 0 (the system picks one)."""
-    if not preferred:
-        return 0
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", preferred))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                return 0
-            raise
-    return preferred
+
+class SandboxNameTaken(RuntimeError):
+    pass
+
+
+def new_sandbox_name() -> str:
+    # From the system, not the seed: two stacks run with the same seed must still get two names.
+    return secrets.token_hex(4)
+
+
+@dataclass(frozen=True)
+class PortMove:
+    """A preferred port that was taken, and where the component listens instead."""
+
+    component: str
+    wanted: int
+    port: int
+
+    def __str__(self) -> str:
+        return f"port {self.wanted} is taken: {self.component} listens on {self.port} instead"
 
 
 class Sandbox:
     """Fakes on real sockets, the service wired to them, and its worker, sharing one clock and seed.
 
-    ``database_url`` defaults to ``DATABASE_URL`` or, without it, the embedded PostgreSQL.
-    ``ports`` maps ``service``/``keycloak`` to preferred ports (taken when free; 0 for any).
+    ``name`` (lower-case letters, digits, ``_``; random when not given) names the sandbox's own
+    database, ``sandbox_<name>``, created on the server of ``DATABASE_URL`` (or the embedded
+    PostgreSQL) and dropped on stop; and its queue. ``database_url`` instead names a database the
+    caller owns: used as it is, never created or dropped. ``ports`` maps components (``service``,
+    ``keycloak``, ``sumsub``, ``smtp``, ``smtp_api``) to preferred ports, 0 for any.
     """
 
-    def __init__(self, *, seed: int = 0, database_url: str | None = None, queue_url: str | None = None,
-                 ports: dict[str, int] | None = None, database_name: str = SANDBOX_DATABASE,
+    def __init__(self, *, seed: int = 0, name: str | None = None, database_url: str | None = None,
+                 queue_url: str | None = None, ports: dict[str, int] | None = None,
                  queue_name: str | None = None, run_service: bool = True) -> None:
+        if name is not None and not _NAME.match(name):
+            raise ValueError(f"a sandbox name is 1-40 lower-case letters, digits and _, starting with a letter or "
+                             f"digit: {name!r}")
+        self.name = name or new_sandbox_name()
+        self.database_name = DATABASE_PREFIX + self.name
         self.seed = Seed(seed)
         # The service checks token lifetimes against the wall clock: the sandbox's clock follows it.
         self.clock = VirtualClock.wall()
         self.keycloak = KeycloakFake.with_defaults(self.clock, self.seed)
         self.network = WebhookNetwork(self.clock, self.seed)
-        self.sumsub = SumsubFake(
-            self.clock, self.seed, app_token="sbx:" + self.seed.token("sumsub.credentials", 24),
-            secret_key=self.seed.token("sumsub.credentials", 32),
-            webhook_secret=self.seed.token("sumsub.credentials", 32), network=self.network,
-        )
-        self._database_url = database_url or os.environ.get("DATABASE_URL")
+        self.sumsub = SumsubFake.with_seeded_credentials(self.clock, self.seed, network=self.network)
+        self._given_database_url = database_url
         self._queue_url = queue_url or os.environ.get("QUEUE_URL")
-        self._database_name = database_name
-        self._queue_name = queue_name or os.environ.get("QUEUE_NAME", "onboarding")
+        self.queue_name = queue_name or DATABASE_PREFIX + self.name
         self._run_service = run_service
         self._ports = {**DEFAULT_PORTS, **(ports or {})}
-        self.smtp = SmtpFake(self.clock, self.seed, port=_port_or_free(self._ports["smtp"]))
+        self.port_moves: list[PortMove] = []
+        self._created_database: tuple[str, str] | None = None  # (server URL, name): ours to drop
+        self.smtp = SmtpFake(self.clock, self.seed, port=self._ports["smtp"], move_if_taken=True)
         self._servers: list[RunningServer] = []
         self._worker_task: asyncio.Task[None] | None = None
         self._worker: Worker | None = None
@@ -111,38 +135,37 @@ class Sandbox:
                         tb: TracebackType | None) -> None:
         await self.stop()
 
+    async def _serve(self, component: str, app: Any) -> RunningServer:
+        server = await serve_asgi(app, port=self._ports[component], move_if_taken=True)
+        self._servers.append(server)
+        if server.moved:
+            self.port_moves.append(PortMove(component, server.requested_port, server.port))
+        return server
+
     async def start(self) -> None:
         self.clock.start()
-        keycloak = await serve_asgi(self.keycloak.app, port=_port_or_free(self._ports["keycloak"]))
-        self._servers.append(keycloak)
+        keycloak = await self._serve("keycloak", self.keycloak.app)
         self.keycloak_url = keycloak.url + "/"
         self.keycloak.base_url = self.keycloak_url
         await self.smtp.start()
+        if self._ports["smtp"] and self.smtp.port != self._ports["smtp"]:
+            self.port_moves.append(PortMove("smtp", self._ports["smtp"], self.smtp.port))
         self.keycloak.smtp_host, self.keycloak.smtp_port = self.smtp.host, self.smtp.port
-        smtp_api = await serve_asgi(self.smtp.api_app, port=_port_or_free(self._ports["smtp_api"]))
-        self._servers.append(smtp_api)
-        self.smtp_api_url = smtp_api.url
-        sumsub = await serve_asgi(self.sumsub.app, port=_port_or_free(self._ports["sumsub"]))
-        self._servers.append(sumsub)
-        self.sumsub_url = sumsub.url
+        self.smtp_api_url = (await self._serve("smtp_api", self.smtp.api_app)).url
+        self.sumsub_url = (await self._serve("sumsub", self.sumsub.app)).url
 
-        if self._database_url:
-            self.database_url = self._database_url
+        if self._given_database_url:
+            self.database_url = self._given_database_url
         else:
-            # the fakes start empty, so the sandbox's own database does too: no customer whose Keycloak
-            # user or Sumsub applicant vanished with the last run
-            server = await asyncio.to_thread(start_embedded_postgres, durable=False)
-            log.info("sandbox.database", server="embedded scratch PostgreSQL", data_dir=str(server.data_dir),
-                     fsync="off: the sandbox's data is thrown away, and a crash may lose it")
-            await drop_database(server.url(), self._database_name)
-            self.database_url = await ensure_database(server.url(), self._database_name)
+            # a new database of its own: the fakes start empty, and so does it
+            self.database_url = await self._create_own_database()
         await migrate(self.database_url)
 
         self.settings = load_settings(
             {},
             database_url=self.database_url,
             queue_url=self._queue_url,
-            queue_name=self._queue_name,
+            queue_name=self.queue_name,
             keycloak_url=self.keycloak_url,
             keycloak_admin_realm=self.keycloak.admin_realm,
             keycloak_customer_realm=self.keycloak.customer_realm,
@@ -166,13 +189,30 @@ class Sandbox:
         )
         if not self._run_service:
             return  # the caller runs the service (in processes of its own) and calls attach_service
-        service = await serve_asgi(create_app(self.settings, migrate_on_start=False),
-                                   port=_port_or_free(self._ports["service"]))
-        self._servers.append(service)
+        service = await self._serve("service", create_app(self.settings, migrate_on_start=False))
         self.attach_service(service.url)
         self._worker = build_worker(self.settings, self.database_url, handle_signals=False)
         await self._worker.queue.connect()
         self._worker_task = asyncio.create_task(self._worker.start(), name="sandbox-worker")
+
+    async def _create_own_database(self) -> str:
+        server_url = os.environ.get("DATABASE_URL")
+        if not server_url:
+            server = await asyncio.to_thread(start_embedded_postgres, durable=False)
+            log.info("sandbox.database", server="embedded scratch PostgreSQL", data_dir=str(server.data_dir),
+                     fsync="off: the sandbox's data is thrown away, and a crash may lose it")
+            server_url = server.url()
+        try:
+            url = await create_new_database(
+                server_url, self.database_name,
+                comment=f"onboarding sandbox {self.name} (pid {os.getpid()} on {socket.gethostname()})")
+        except DatabaseExists:
+            raise SandboxNameTaken(
+                f"the database {self.database_name} exists already: a sandbox named {self.name!r} is running, or "
+                f"one was killed before it could clean up. Choose another name; the sandbox never drops a "
+                f"database it did not create.") from None
+        self._created_database = (server_url, self.database_name)
+        return url
 
     def attach_service(self, service_url: str) -> None:
         """Point the fakes at the service (Sumsub's webhooks) and the service's links at itself."""
@@ -206,6 +246,13 @@ class Sandbox:
             await self.smtp.stop()
         await self.sumsub.aclose()
         await self.clock.stop()
+        if self._created_database is not None:
+            server_url, name = self._created_database
+            self._created_database = None
+            try:
+                await drop_database(server_url, name)
+            except (OSError, asyncpg.PostgresError) as exc:  # the server went first: say what is left behind
+                log.warning("sandbox.database_left_behind", database=name, error=str(exc))
 
     # facts
     @property
@@ -213,8 +260,10 @@ class Sandbox:
         """What a client of the stack needs, under the names of the contract's env file."""
         kc = self.keycloak
         env = {
+            "SANDBOX_NAME": self.name,
             "SERVICE_URL": self.service_url,
             "DATABASE_URL": self.database_url,
+            "QUEUE_NAME": self.queue_name,
             "KEYCLOAK_URL": self.keycloak_url,
             "KEYCLOAK_ADMIN_REALM": kc.admin_realm,
             "KEYCLOAK_CUSTOMER_REALM": kc.customer_realm,
@@ -241,8 +290,8 @@ class Sandbox:
         return env
 
     def write_env_file(self, path: Path) -> None:
-        lines = ["# The sandbox stack (python -m sim up). Secrets here are the fakes' own, made from the seed."]
-        lines += [f"{key}={value}" for key, value in self.env.items()]
+        """Write the facts to ``path`` (mode 0600); ``python -m sim up`` also holds it while it runs."""
+        lines = [HEADER, *(f"{key}={value}" for key, value in self.env.items())]
         path.write_text("\n".join(lines) + "\n")
         path.chmod(0o600)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -17,16 +18,37 @@ from typing import Any
 
 import uvicorn
 
-__all__ = ["RunningServer", "ThreadedServer", "bind_socket", "serve_asgi"]
+__all__ = ["RunningServer", "ThreadedServer", "bind_preferred", "bind_socket", "serve_asgi"]
 
 
 def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(128)
+    # IPPROTO_TCP named explicitly: asyncio turns Nagle's algorithm off only on sockets that say they are
+    # TCP, and with it on, every answer written in two parts waits ~40 ms for a delayed ACK (a keep-alive
+    # client then gets about 22 answers a second).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except BaseException:
+        sock.close()
+        raise
     sock.set_inheritable(True)
     return sock
+
+
+def bind_preferred(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A listening socket on ``port`` when it is free, else on one the system picks (compare
+    ``getsockname()`` with ``port`` to tell). Binding is the test, so two programs starting at
+    the same moment cannot both believe a port is theirs."""
+    if port:
+        try:
+            return bind_socket(host, port)
+        except OSError as exc:
+            if exc.errno not in (errno.EADDRINUSE, errno.EACCES):
+                raise
+    return bind_socket(host, 0)
 
 
 @dataclass
@@ -35,6 +57,11 @@ class RunningServer:
     port: int
     server: uvicorn.Server
     task: asyncio.Task[None]
+    requested_port: int = 0  # the port asked for; differs from ``port`` when it was taken
+
+    @property
+    def moved(self) -> bool:
+        return bool(self.requested_port) and self.requested_port != self.port
 
     @property
     def url(self) -> str:
@@ -72,9 +99,14 @@ def _config(app: Any) -> uvicorn.Config:
     return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="auto", timeout_graceful_shutdown=2)
 
 
-async def serve_asgi(app: Any, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
-    """Start serving ``app``; returns once the socket accepts connections."""
-    sock = bind_socket(host, port)
+async def serve_asgi(app: Any, host: str = "127.0.0.1", port: int = 0, *,
+                     move_if_taken: bool = False) -> RunningServer:
+    """Start serving ``app``; returns once the socket accepts connections.
+
+    With ``move_if_taken``, a port in use is not an error: the server listens on a free one instead
+    (``RunningServer.moved`` says so).
+    """
+    sock = bind_preferred(host, port) if move_if_taken else bind_socket(host, port)
     server = EmbeddedServer(_config(app))
     task = asyncio.create_task(server.serve(sockets=[sock]), name=f"uvicorn:{sock.getsockname()[1]}")
     deadline = asyncio.get_running_loop().time() + 60
@@ -86,7 +118,7 @@ async def serve_asgi(app: Any, host: str = "127.0.0.1", port: int = 0) -> Runnin
                 raise RuntimeError(f"{app!r} did not start within 60 s")
             task.result()  # raises what stopped it
         await asyncio.sleep(0.01)
-    return RunningServer(host, sock.getsockname()[1], server, task)
+    return RunningServer(host, sock.getsockname()[1], server, task, port)
 
 
 @contextlib.asynccontextmanager

@@ -6,8 +6,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sim.clock import VirtualClock
+from sim.control import with_control
 from sim.faults import HttpFaults
 from sim.keycloak.app import build_app
+from sim.keycloak.control import keycloak_control
 from sim.keycloak.grants import Grants
 from sim.keycloak.journal import RequestJournal
 from sim.keycloak.keys import RealmKey
@@ -58,7 +60,9 @@ class KeycloakFake:
         self.journal = RequestJournal(clock)
         self.action_emails: list[ActionEmail] = []
         self.faults = HttpFaults("keycloak", clock, seed)
-        self.app = self.faults.wrap(self.journal.wrap(build_app(self)))  # type: ignore[arg-type]
+        # the admin API in front: faults never reach it, and the journal never records it
+        self.app = with_control(keycloak_control(self),
+                                self.faults.wrap(self.journal.wrap(build_app(self))))  # type: ignore[arg-type]
         self._keys: dict[str, RealmKey] = {}
         self._provision: Callable[[], None] | None = None
 

@@ -19,7 +19,7 @@ mail, logins and faults.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeAlias
 
@@ -28,6 +28,7 @@ from litestar import Controller, Litestar, MediaType, Request, delete, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.types import ControllerRouterHandler
 
 from sim.smtp.faults import InjectedSmtpFault, SmtpFaultRule, SmtpFaults, Stage
 from sim.smtp.message import Address, Message
@@ -432,7 +433,9 @@ def _find(store: MessageStore, message_id: FromPath[str]) -> Message:
     raise NotFoundException(f"message {message_id!r} not found")
 
 
-def create_api_app(store: MessageStore, faults: SmtpFaults, *, reset_all: ResetAll) -> Litestar:
+def create_api_app(store: MessageStore, faults: SmtpFaults, *, reset_all: ResetAll,
+                   extra: Sequence[ControllerRouterHandler] = ()) -> Litestar:
+    """The JSON API; ``extra`` adds routes beside it (the fake's web inbox and admin API)."""
     def provide_store() -> MessageStore:
         return store
 
@@ -443,7 +446,7 @@ def create_api_app(store: MessageStore, faults: SmtpFaults, *, reset_all: ResetA
         return reset_all
 
     return Litestar(
-        route_handlers=[MessagesController, FaultsController],
+        route_handlers=[MessagesController, FaultsController, *extra],
         dependencies={
             "store": Provide(provide_store, sync_to_thread=False),
             "faults": Provide(provide_faults, sync_to_thread=False),

@@ -3,8 +3,8 @@
 Serve it in the running event loop (``await smtp.start()``, or ``async with SmtpFake(...)``), or on
 a private loop in a thread of its own for blocking clients such as ``smtplib``
 (``smtp.start_in_thread()``, or ``with SmtpFake(...)``). Either way ``smtp.host`` and
-``smtp.port`` say where it listens, and ``smtp.api_app`` is its Mailpit-like JSON API, an ASGI app
-to serve with ``sim.servers``.
+``smtp.port`` say where it listens, and ``smtp.api_app`` is its Mailpit-like JSON API, web inbox
+(at ``/``) and ``/__admin/`` API, an ASGI app to serve with ``sim.servers``.
 """
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ from litestar import Litestar
 
 from sim.clock import VirtualClock
 from sim.seed import Seed
-from sim.servers import bind_socket
+from sim.servers import bind_preferred, bind_socket
 from sim.smtp.api import create_api_app
+from sim.smtp.control import smtp_control
 from sim.smtp.faults import SmtpFaults
+from sim.smtp.inbox import InboxController
 from sim.smtp.message import Message
 from sim.smtp.server import CaptureHandler, CapturingSMTP, SmtpLogin
 from sim.smtp.store import Mailbox, MailView, MessageStore, Predicate
@@ -31,13 +33,16 @@ _THREAD_START_TIMEOUT = 10.0
 
 
 class SmtpFake:
-    def __init__(self, clock: VirtualClock, seed: Seed, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, clock: VirtualClock, seed: Seed, *, host: str = "127.0.0.1", port: int = 0,
+                 move_if_taken: bool = False) -> None:
+        """``move_if_taken``: listen on a free port when ``port`` is in use, instead of failing."""
         self.clock = clock
         self.seed = seed
         self.store = MessageStore()
         self.faults = SmtpFaults(clock, seed)
         self._handler = CaptureHandler(self.store, self.faults, now=clock.now, next_id=self._next_message_id)
         self._requested = (host, port)
+        self._move_if_taken = move_if_taken
         self._address: tuple[str, int] | None = None
         self._server: asyncio.Server | None = None
         self._connections: set[CapturingSMTP] = set()
@@ -72,7 +77,7 @@ class SmtpFake:
             raise RuntimeError("the SMTP fake is already serving")
         loop = asyncio.get_running_loop()
         # aiosmtpd's Controller cannot take port 0, so bind first and serve on that socket.
-        sock = bind_socket(*self._requested)
+        sock = bind_preferred(*self._requested) if self._move_if_taken else bind_socket(*self._requested)
         self._server = await loop.create_server(
             lambda: CapturingSMTP(self._handler, connections=self._connections, loop=loop), sock=sock,
         )
@@ -211,7 +216,8 @@ class SmtpFake:
     @property
     def api_app(self) -> Litestar:
         if self._api_app is None:
-            self._api_app = create_api_app(self.store, self.faults, reset_all=self.reset)
+            self._api_app = create_api_app(self.store, self.faults, reset_all=self.reset,
+                                           extra=[InboxController, smtp_control(self)])
         return self._api_app
 
     # internals

@@ -28,8 +28,10 @@ from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath, QueryParameter
 
+from sim.control import with_control
 from sim.sumsub.applicants import ApplicantNotFound, DuplicateApplicant, TransitionNotAllowed
 from sim.sumsub.auth import AuthRefusal, SignedRequest, check_signed_request
+from sim.sumsub.control import sumsub_control
 
 if TYPE_CHECKING:
     from sim.sumsub.fake import SumsubFake
@@ -396,4 +398,6 @@ def journaled(sumsub: SumsubFake, app: ASGIApp) -> ASGIApp:
 
 def build_asgi_app(sumsub: SumsubFake) -> ASGIApp:
     api: ASGIApp = build_litestar_app(sumsub)  # type: ignore[assignment]  # Litestar types scopes narrower
-    return journaled(sumsub, sumsub.faults.wrap(signed_only(sumsub, external_id_kept_escaped(api))))
+    # the admin API in front: unsigned, never faulted, never journaled
+    return with_control(sumsub_control(sumsub),
+                        journaled(sumsub, sumsub.faults.wrap(signed_only(sumsub, external_id_kept_escaped(api)))))

@@ -39,7 +39,7 @@ from sim.sumsub.applicants import (
 from sim.sumsub.events import DEFAULT_TEMPLATES_DIR, WebhookEvent, WebhookPayloads
 from sim.sumsub.scripts import ScriptRun, Step, schedule
 from sim.sumsub.signing import DEFAULT_DIGEST_ALG
-from sim.sumsub.webhooks import ANSWER_DEADLINE_SECONDS, ClientFactory, WebhookDelivery, WebhookSender
+from sim.sumsub.webhooks import ANSWER_DEADLINE_SECONDS, MAX_IN_FLIGHT, ClientFactory, WebhookDelivery, WebhookSender
 
 __all__ = ["Permalink", "SumsubFake"]
 
@@ -69,7 +69,8 @@ class SumsubFake:
                  network: WebhookNetwork | None = None,
                  webhook_transport: httpx.AsyncBaseTransport | None = None,
                  webhook_client_factory: ClientFactory | None = None,
-                 webhook_timeout: float = ANSWER_DEADLINE_SECONDS, client_id: str = "onboarding-sandbox",
+                 webhook_timeout: float = ANSWER_DEADLINE_SECONDS, webhook_max_in_flight: int = MAX_IN_FLIGHT,
+                 client_id: str = "onboarding-sandbox",
                  sandbox_mode: bool = True, public_url: str | None = None, timestamp_tolerance: float = 60.0,
                  templates_dir: Path = DEFAULT_TEMPLATES_DIR) -> None:
         self.clock = clock
@@ -88,13 +89,21 @@ class SumsubFake:
         self.payloads = WebhookPayloads.from_directory(templates_dir, sandbox_mode=sandbox_mode)
         self.webhooks = WebhookSender(clock, self.network, secret=webhook_secret, url=webhook_url,
                                       digest_alg=webhook_alg, transport=webhook_transport,
-                                      client_factory=webhook_client_factory, timeout=webhook_timeout)
+                                      client_factory=webhook_client_factory, timeout=webhook_timeout,
+                                      max_in_flight=webhook_max_in_flight)
         self.events: list[WebhookEvent] = []
         self.requests: list[ApiRequest] = []
         self.permalinks: dict[str, Permalink] = {}
         self.scripts: list[ScriptRun] = []
         self._last_event_ms = 0
         self.app = build_asgi_app(self)
+
+    @classmethod
+    def with_seeded_credentials(cls, clock: VirtualClock, seed: Seed, **options: Any) -> SumsubFake:
+        """A fake whose App Token, secret key and webhook secret are drawn from the seed (as the sandbox's)."""
+        return cls(clock, seed, app_token="sbx:" + seed.token("sumsub.credentials", 24),
+                   secret_key=seed.token("sumsub.credentials", 32),
+                   webhook_secret=seed.token("sumsub.credentials", 32), **options)
 
     # configuring
     @property

@@ -6,14 +6,18 @@ and 18 hours after the previous failure. Then it gives up.
 
 Every attempt runs as a timer on the virtual clock (the first one at once), so nothing is sent until
 the clock runs what is due: ``await clock.run_due()`` in a test, by itself on a clock that follows
-the wall. Attempts go through a ``WebhookNetwork``, which may duplicate, delay, hold, drop or lose
-the answer to any of them; the journal records what the sender saw.
+the wall. Attempts that fall due together go out side by side, at most ``max_in_flight`` at a time
+(Sumsub dispatches from a pool of workers, not one queue), each on its own retry ladder; which one
+lands first is up to the receiver and the network. Attempts go through a ``WebhookNetwork``, which
+may duplicate, delay, hold, drop or lose the answer to any of them; the journal records what the
+sender saw.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +39,7 @@ from sim.sumsub.signing import (
 
 __all__ = [
     "ANSWER_DEADLINE_SECONDS",
+    "MAX_IN_FLIGHT",
     "RETRY_DELAYS",
     "DeliveryAttempt",
     "WebhookDelivery",
@@ -43,6 +48,9 @@ __all__ = [
 
 RETRY_DELAYS: tuple[float, ...] = (5 * 60, 60 * 60, 5 * 60 * 60, 18 * 60 * 60)
 ANSWER_DEADLINE_SECONDS = 5.0
+# Sumsub does not publish its dispatch concurrency; a handful of parallel requests per receiver is
+# what its deliveries look like from the receiving side.
+MAX_IN_FLIGHT = 8
 
 ClientFactory = Callable[[], httpx.AsyncClient]
 DeliveryState = Literal["scheduled", "in_flight", "delivered", "abandoned"]
@@ -97,9 +105,11 @@ class WebhookSender:
     def __init__(self, clock: VirtualClock, network: WebhookNetwork, *, secret: str, url: str | None = None,
                  digest_alg: str = DEFAULT_DIGEST_ALG, transport: httpx.AsyncBaseTransport | None = None,
                  client_factory: ClientFactory | None = None, timeout: float = ANSWER_DEADLINE_SECONDS,
-                 retry_delays: Sequence[float] = RETRY_DELAYS) -> None:
+                 retry_delays: Sequence[float] = RETRY_DELAYS, max_in_flight: int = MAX_IN_FLIGHT) -> None:
         if transport is not None and client_factory is not None:
             raise ValueError("give a transport or a client factory, not both")
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight is at least 1")
         self._check_alg(digest_alg)
         self.clock = clock
         self.network = network
@@ -112,8 +122,13 @@ class WebhookSender:
         self.journal: list[DeliveryAttempt] = []
         self._transport = transport
         self._client_factory = client_factory
-        self._client: httpx.AsyncClient | None = None
+        self._clients: list[httpx.AsyncClient] = []  # every client made; the idle ones wait for a request
+        self._idle_clients: list[httpx.AsyncClient] = []
+        self._tls: ssl.SSLContext | None = None
         self._numbers = itertools.count(1)
+        self.max_in_flight = max_in_flight
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._scheduled: dict[str, WebhookDelivery] = {}  # insertion order is due order for equal times
 
     @staticmethod
     def _check_alg(alg: str) -> None:
@@ -150,15 +165,34 @@ class WebhookSender:
     def _schedule(self, delivery: WebhookDelivery, delay: float) -> None:
         delivery.state = "scheduled"
         delivery.next_attempt_at = self.clock.time() + delay
+        self._scheduled[delivery.id] = delivery
 
         async def attempt() -> None:
-            await self._attempt(delivery)
+            await self._attempt_due()
 
         delivery._timer = self.clock.call_later(delay, attempt, label=f"sumsub webhook {delivery.id}")
 
+    async def _attempt_due(self) -> None:
+        """Send every attempt that is due by now, side by side within the bound. The first due timer
+        takes the whole batch (the others find nothing left), so a clock that runs timers one after
+        the other still sends concurrently."""
+        now = self.clock.time()
+        due = [d for d in self._scheduled.values() if d.next_attempt_at is not None and d.next_attempt_at <= now]
+        due.sort(key=lambda d: d.next_attempt_at or 0.0)  # stable: equal times keep the order they were sent
+        for delivery in due:
+            del self._scheduled[delivery.id]
+            if delivery._timer is not None:
+                delivery._timer.cancel()
+            delivery.state = "in_flight"
+            delivery.next_attempt_at = None
+        if due:
+            await asyncio.gather(*(self._attempt_in_slot(delivery) for delivery in due))
+
+    async def _attempt_in_slot(self, delivery: WebhookDelivery) -> None:
+        async with self._slots:
+            await self._attempt(delivery)
+
     async def _attempt(self, delivery: WebhookDelivery) -> None:
-        delivery.state = "in_flight"
-        delivery.next_attempt_at = None
         number = len(delivery.attempts) + 1
         sent_at = self.clock.time()
         message = WebhookMessage(
@@ -173,7 +207,7 @@ class WebhookSender:
         await self.network.transmit(message, self._post, settle)
 
     def _settle(self, delivery: WebhookDelivery, number: int, sent_at: float, result: WireResult) -> None:
-        if delivery not in self.deliveries:
+        if all(d is not delivery for d in self.deliveries):
             return  # sent before a reset and still on its way through the network: no longer ours to record
         next_retry_at = None
         if result.ok:
@@ -192,7 +226,13 @@ class WebhookSender:
 
     async def _post(self, message: WebhookMessage) -> WireResult:
         """The real HTTP exchange: one POST, answered within the deadline or counted as failed."""
-        client = self._http_client()
+        client = self._take_client()
+        try:
+            return await self._post_with(client, message)
+        finally:
+            self._idle_clients.append(client)
+
+    async def _post_with(self, client: httpx.AsyncClient, message: WebhookMessage) -> WireResult:
         started = time.perf_counter()
         try:
             # asyncio's deadline also bounds an in-process ASGI receiver, where httpx's timeouts never fire
@@ -208,14 +248,22 @@ class WebhookSender:
             return WireResult(None, f"receiver raised {type(exc).__name__}: {exc}", time.perf_counter() - started)
         return WireResult(response.status_code, None, time.perf_counter() - started)
 
-    def _http_client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            if self._client_factory is not None:
-                self._client = self._client_factory()
-            else:
-                self._client = httpx.AsyncClient(transport=self._transport, timeout=self.timeout,
-                                                 follow_redirects=False)
-        return self._client
+    def _take_client(self) -> httpx.AsyncClient:
+        """A client of one keep-alive connection per request in flight: httpx's pool looks at every
+        connection it holds on every request, which costs more CPU than the POST itself once a
+        dozen are open. An injected transport or factory is shared, as given."""
+        if self._idle_clients:
+            return self._idle_clients.pop()
+        if self._client_factory is not None:
+            client = self._client_factory()
+        else:
+            if self._tls is None:
+                self._tls = ssl.create_default_context()  # loading the CA bundle takes ~70 ms: once
+            one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+            client = httpx.AsyncClient(transport=self._transport, timeout=self.timeout, follow_redirects=False,
+                                       limits=one, verify=self._tls)
+        self._clients.append(client)
+        return client
 
     # inspecting
     def pending(self) -> list[WebhookDelivery]:
@@ -231,6 +279,7 @@ class WebhookSender:
                 delivery._timer.cancel()
             delivery.state = "abandoned"
             delivery.next_attempt_at = None
+        self._scheduled.clear()
 
     def reset(self) -> None:
         self.cancel_pending()
@@ -238,6 +287,6 @@ class WebhookSender:
         self.journal.clear()
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        clients, self._clients, self._idle_clients = self._clients, [], []
+        for client in clients:
+            await client.aclose()
