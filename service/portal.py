@@ -18,6 +18,7 @@ from service.ledger.domain import AccountNotFound
 from service.ledger.repository import deposit_account
 from service.ledger.schemas import DepositAccountView
 from service.ledger.views import deposit_account_view
+from service.openapi import CUSTOMER, problems
 from service.problems import Problem
 from service.provisioning.steps import Step
 
@@ -29,7 +30,9 @@ class PortalMe(msgspec.Struct):
     deposit_account: DepositAccountView | None
 
 
-@get("/portal/me", guards=[requires_customer()], tags=["portal"], summary="The logged-in customer's own data")
+@get("/portal/me", guards=[requires_customer()], tags=["portal"], summary="The logged-in customer's own data",
+     operation_id="getMyProfile", security=CUSTOMER,
+     responses=problems(401, 403, instance="/portal/me", codes={403: ("not_a_customer", "customer_suspended")}))
 async def portal_me(request: Request[Any, Any, Any], sessions: Sessions) -> PortalMe:
     login = current_customer(request)
     async with sessions() as session:

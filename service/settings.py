@@ -55,6 +55,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     keycloak_client_id: str = "onboarding-service"
     keycloak_client_secret: str | None = None
     jwks_cache_seconds: int = 300
+    # the public client that Swagger UI's Authorize button logs in through (authorization code + PKCE)
+    openapi_client_id: str | None = None
     role_permissions: dict[str, list[str]] = msgspec.field(
         default_factory=lambda: {k: list(v) for k, v in DEFAULT_ROLE_PERMISSIONS.items()}
     )

@@ -23,6 +23,7 @@ __all__ = [
     "STATE_CHANGING",
     "Callback",
     "CallbackError",
+    "CallbackStatus",
     "KycFacts",
     "RejectType",
     "ReviewAnswer",
@@ -42,6 +43,16 @@ class ReviewAnswer(StrEnum):
 class RejectType(StrEnum):
     RETRY = "RETRY"
     FINAL = "FINAL"
+
+
+class CallbackStatus(StrEnum):
+    """Where a stored callback stands: orphans and failures wait for an operator."""
+
+    RECEIVED = "received"
+    PROCESSED = "processed"
+    IGNORED = "ignored"
+    ORPHAN = "orphan"
+    FAILED = "failed"
 
 
 APPLICANT_CREATED = "applicantCreated"

@@ -10,9 +10,11 @@ import asyncpg
 import msgspec
 import structlog
 from litestar import Request, post
+from litestar.openapi.datastructures import ResponseSpec
 
 from service.dependencies import AppSettings
 from service.kyc.domain import CallbackError, idempotency_key, parse_callback
+from service.openapi import SUMSUB_SIGNATURE, SumsubCallbackOperation, WebhookAck, problems
 from service.problems import Problem
 
 __all__ = ["DIGEST_ALGORITHMS", "payload_digest", "sumsub_webhook"]
@@ -49,7 +51,12 @@ async def _read_limited(request: Request[Any, Any, Any], limit: int) -> bytes:
 
 
 @post("/webhooks/sumsub", tags=["webhooks"], status_code=200, summary="Sumsub callback intake",
-      opt={"public": True, "authentication": "X-Payload-Digest HMAC of the raw body"})
+      opt={"public": True, "authentication": "X-Payload-Digest HMAC of the raw body"},
+      operation_id="receiveSumsubCallback", security=SUMSUB_SIGNATURE, operation_class=SumsubCallbackOperation,
+      responses={200: ResponseSpec(WebhookAck, description="Stored (`accepted`), or already stored (`duplicate`)"),
+                 **problems(400, 401, 413, 503, instance="/webhooks/sumsub", codes={
+                     400: ("malformed_callback",), 401: ("invalid_signature",), 413: ("payload_too_large",),
+                     503: ("webhook_not_configured",)})})
 async def sumsub_webhook(request: Request[Any, Any, Any], settings: AppSettings) -> dict[str, str]:
     body = await _read_limited(request, settings.webhook_max_body_bytes)
     secret = settings.sumsub_webhook_secret
