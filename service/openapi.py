@@ -212,8 +212,7 @@ class SumsubCallbackOperation(Operation):
         self.request_body = RequestBody(
             required=True,
             description="The callback as Sumsub sends it. `X-Payload-Digest` is the HMAC of these exact bytes.",
-            content={"application/json": OpenAPIMediaType(
-                schema=Reference(ref="#/components/schemas/SumsubCallback"))},
+            content={"application/json": OpenAPIMediaType(schema=SUMSUB_CALLBACK_SCHEMA)},
         )
 
 
@@ -328,8 +327,7 @@ def openapi_config(settings: Settings) -> OpenAPIConfig:
         path="/schema",
         render_plugins=[_SelfHostedScalar(), _SelfHostedSwagger(path="/swagger",
                                                                  client_id=settings.openapi_client_id)],
-        components=Components(security_schemes=_security_schemes(settings),
-                              schemas={"SumsubCallback": SUMSUB_CALLBACK_SCHEMA}),
+        components=Components(security_schemes=_security_schemes(settings)),
         tags=[
             Tag(name="customers", description="Customers and their state"),
             Tag(name="kyc", description="Sumsub verification, and the callbacks behind a customer's state"),
