@@ -270,6 +270,10 @@ class _SelfHostedSwagger(SwaggerRenderPlugin):
 """.encode()
 
 
+# no web fonts (Scalar's default loads them from its own host), no "open in client" button
+_SCALAR_OPTIONS = {"withDefaultFonts": False, "hideClientButton": True, "defaultOpenAllTags": True}
+
+
 class _SelfHostedScalar(ScalarRenderPlugin):
     """Scalar from the service's own copy, without its web fonts."""
 
@@ -287,9 +291,9 @@ class _SelfHostedScalar(ScalarRenderPlugin):
   <link rel="icon" type="image/png" href="{STATIC_PATH}/swagger-ui/favicon-32x32.png">
 </head>
 <body>
-  <div id="api-reference" data-openapi-url="{html.escape(self.get_openapi_json_route(request))}"></div>
+  <script id="api-reference" type="application/json" data-url="{html.escape(self.get_openapi_json_route(request))}"
+          data-configuration="{html.escape(json.dumps(_SCALAR_OPTIONS))}"></script>
   <script src="{self.js_url}"></script>
-  <script src="{STATIC_PATH}/docs/scalar-init.js"></script>
 </body>
 </html>
 """.encode()

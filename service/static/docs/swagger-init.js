@@ -5,6 +5,7 @@
     url: root.dataset.openapiUrl,
     dom_id: "#swagger-ui",
     deepLinking: true,
+    displayOperationId: true,
     showExtensions: true,
     showCommonExtensions: true,
     validatorUrl: null, // the default sends the document to an outside validator
