@@ -138,7 +138,8 @@ def request_id_middleware(app: ASGIApp, *, headers_for: dict[str, dict[str, str]
                 await app(scope, receive, send_with_id)
             finally:
                 fields: dict[str, Any] = {"method": scope.get("method"), "path": path, "status": status,
-                                          "duration_ms": round((time.perf_counter() - started) * 1000, 1)}
+                                          "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                                          "request_id": request_id}
                 subject = _subject(state)
                 if subject:
                     fields["subject"] = subject
