@@ -15,6 +15,7 @@ from litestar.static_files import create_static_files_router
 from service.auth.controller import audit_log
 from service.auth.permissions import RolePermissions
 from service.auth.tokens import JwksCache, TokenVerifier
+from service.cli import ServiceCommands
 from service.customers.controller import CustomerController
 from service.customers.domain import InvalidCustomerField
 from service.customers.repository import CustomerNotFound, DuplicateCustomer
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool | Non
         dependencies=dependencies(settings),
         exception_handlers={**exception_handlers, **_domain_problems()},
         openapi_config=openapi_config(settings),
+        plugins=[ServiceCommands(settings)],
         debug=False,
         logging_config=None,  # structlog, configured above, owns the output
     )

@@ -1,0 +1,84 @@
+"""The service's own commands, as groups of Litestar's CLI:
+
+    litestar --app service.asgi:app database upgrade | downgrade REV | history | current
+    litestar --app service.asgi:app workers run
+    litestar --app service.asgi:app database stop-embedded
+
+beside Litestar's own ``run``, ``routes`` and ``schema openapi``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+from litestar.plugins import CLIPluginProtocol
+
+from service.settings import Settings
+
+__all__ = ["ServiceCommands"]
+
+
+class ServiceCommands(CLIPluginProtocol):
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def _database_url(self) -> str:
+        from service.db.engine import resolve_database_url
+
+        url, _ = asyncio.run(resolve_database_url(self.settings))
+        return url
+
+    def on_cli_init(self, cli: click.Group) -> None:
+        @cli.group(help="Database migrations (Alembic), on DATABASE_URL or the embedded PostgreSQL.")
+        def database() -> None:
+            pass
+
+        @database.command(help="Apply migrations up to REVISION (default: the newest).")
+        @click.argument("revision", default="head")
+        def upgrade(revision: str) -> None:
+            from service.db.engine import migrate_sync
+
+            migrate_sync(self._database_url(), revision)
+            click.echo(f"database at {revision}")
+
+        @database.command(help="Revert migrations down to REVISION (-1: the last one; base: all).")
+        @click.argument("revision")
+        def downgrade(revision: str) -> None:
+            from service.db.engine import downgrade_sync
+
+            downgrade_sync(self._database_url(), revision)
+            click.echo(f"database at {revision}")
+
+        @database.command(help="The migrations, newest first.")
+        def history() -> None:
+            from alembic import command
+
+            from service.db.engine import alembic_config
+
+            command.history(alembic_config(self._database_url()))
+
+        @database.command(help="The revision the database is at.")
+        def current() -> None:
+            from alembic import command
+
+            from service.db.engine import alembic_config
+
+            command.current(alembic_config(self._database_url()))
+
+        @database.command("stop-embedded", help="Stop the embedded PostgreSQL of this user.")
+        def stop_embedded() -> None:
+            from service.db.embedded import stop_embedded_postgres
+
+            click.echo("embedded PostgreSQL stopped" if stop_embedded_postgres() else
+                       "embedded PostgreSQL was not running")
+
+        @cli.group(help="SAQ workers: provisioning, KYC processing and the outbox relay.")
+        def workers() -> None:
+            pass
+
+        @workers.command(help="Run a worker until SIGINT or SIGTERM.")
+        def run() -> None:
+            from service.worker import run_worker
+
+            asyncio.run(run_worker(self.settings))
