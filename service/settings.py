@@ -26,8 +26,10 @@ DEFAULT_ROLE_PERMISSIONS: dict[str, list[str]] = {
         "DEPOSIT_CREATE",
         "WITHDRAWAL_CREATE",
         "AUDIT_READ",
+        "QUEUE_READ",
+        "QUEUE_MANAGE",
     ],
-    "viewer": ["CUSTOMER_READ", "ACCOUNT_READ"],
+    "viewer": ["CUSTOMER_READ", "ACCOUNT_READ", "QUEUE_READ"],
 }
 
 
