@@ -4,24 +4,45 @@
     litestar --app service.asgi:app workers run
     litestar --app service.asgi:app database stop-embedded
 
-beside Litestar's own ``run``, ``routes`` and ``schema openapi``.
+beside Litestar's own ``run``, ``routes`` and ``schema openapi``. Under ``litestar run`` the
+service's logging stays as configured (structlog, JSON with ``LOG_JSON=true``): uvicorn's own
+handlers and its access log, which would repeat each request's line, are not installed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
-from litestar.plugins import CLIPluginProtocol
+from litestar import Litestar
+from litestar.plugins import CLIPlugin
 
 from service.settings import Settings
 
 __all__ = ["ServiceCommands"]
 
 
-class ServiceCommands(CLIPluginProtocol):
+class ServiceCommands(CLIPlugin):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+
+    @contextmanager
+    def server_lifespan(self, app: Litestar) -> Iterator[None]:
+        """Around ``litestar run``: uvicorn applies its default logging config (its own formatters,
+        an access log) to loggers the app has already configured; for this run, that config is empty."""
+        from uvicorn.config import LOGGING_CONFIG
+
+        saved = copy.deepcopy(LOGGING_CONFIG)
+        LOGGING_CONFIG.clear()
+        LOGGING_CONFIG.update({"version": 1, "disable_existing_loggers": False})
+        try:
+            yield
+        finally:
+            LOGGING_CONFIG.clear()
+            LOGGING_CONFIG.update(saved)
 
     def _database_url(self) -> str:
         from service.db.engine import resolve_database_url

@@ -3,14 +3,18 @@ line, and each request one access-log line, 4xx included, found by its request i
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import signal
+import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from sim.keycloak import KeycloakFake
-from tests.support.processes import ServiceProcesses
+from tests.support.processes import REPOSITORY, ServiceProcesses, free_port
 from tests.support.waiting import eventually
 
 
@@ -52,3 +56,26 @@ async def test_each_request_is_one_json_line_found_by_its_request_id(
     assert [line for line in every_line if line.get("request_id") == "log-ok" and line.get("subject")]
     # uvicorn's own access line ("GET /api/customers HTTP/1.1" 200) would say the same again
     assert not [line for line in every_line if "HTTP/1.1" in json.dumps(line)]
+
+
+async def test_litestar_run_logs_the_same_one_json_line_per_request(tmp_path: Path, database_url: str) -> None:
+    port, log_path = free_port(), tmp_path / "litestar-run.log"
+    environment = {**os.environ, "DATABASE_URL": database_url, "LOG_JSON": "true", "ENV_FILE": os.devnull}
+    with log_path.open("wb") as log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "litestar", "--app", "service.asgi:app", "run", "--port", str(port),
+            cwd=REPOSITORY, env=environment, stdout=log, stderr=asyncio.subprocess.STDOUT)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+            async def live() -> int | None:
+                try:
+                    return (await http.get("/health/live", headers={"X-Request-ID": "run-1"})).status_code
+                except httpx.TransportError:
+                    return None
+            await eventually(live, until=lambda status: status == 200, timeout=60, what="litestar run serving")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), timeout=30)
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    assert len([line for line in lines if line.get("request_id") == "run-1"]) == 1
+    assert not [line for line in lines if "HTTP/1.1" in json.dumps(line)]
