@@ -1,4 +1,8 @@
-"""``python -m service api | worker | migrate | db-stop``."""
+"""``python -m service api | worker | migrate | db-stop``: the processes tests and benchmarks start.
+
+People use the same verbs through Litestar's CLI (``litestar --app service.asgi:app run``,
+``workers run``, ``database upgrade``, ``database stop-embedded``): see the README.
+"""
 
 from __future__ import annotations
 
