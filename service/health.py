@@ -37,7 +37,8 @@ async def _database(sessions: Sessions) -> None:
 
 @get("/health/ready", tags=["health"], summary="The database and the queue answer", opt={"public": True},
      operation_id="getReadiness",
-     responses=problems(503, instance="/health/ready", codes={503: ("not_ready",)}))
+     responses=problems(503, instance="/health/ready", codes={503: ("not_ready",)},
+                        descriptions={503: "The database or the queue does not answer; `checks` says which."}))
 async def ready(sessions: Sessions, queue: JobQueue) -> Response[dict[str, Any]]:
     database, queue_state = await asyncio.gather(_check(_database(sessions)), _check(queue.count("queued")))
     checks = {"database": database, "queue": queue_state}

@@ -135,9 +135,10 @@ _DETAILS = {
 
 
 def problems(*statuses: int, codes: Mapping[int, Iterable[str]] | None = None,
+             descriptions: Mapping[int, str] | None = None,
              instance: str = "/api/customers/C1000") -> dict[int, ResponseSpec]:
     """Problem responses for ``statuses``; ``codes`` names the ``code`` values a status can carry
-    on this route (each becomes an example)."""
+    on this route (each becomes an example), ``descriptions`` says what a status means here."""
     specs: dict[int, ResponseSpec] = {}
     for status in statuses:
         known = _STATUSES[status]
@@ -146,7 +147,7 @@ def problems(*statuses: int, codes: Mapping[int, Iterable[str]] | None = None,
             data_container=ProblemDetails,
             media_type=PROBLEM_JSON,
             generate_examples=False,
-            description=f"{known.description} `code`: {', '.join(route_codes)}.",
+            description=f"{(descriptions or {}).get(status, known.description)} `code`: {', '.join(route_codes)}.",
             examples=[_example(status, code, instance) for code in route_codes],
         )
     return specs

@@ -32,7 +32,9 @@ class PortalMe(msgspec.Struct):
 
 @get("/portal/me", guards=[requires_customer()], tags=["portal"], summary="The logged-in customer's own data",
      operation_id="getMyProfile", security=CUSTOMER,
-     responses=problems(401, 403, instance="/portal/me", codes={403: ("not_a_customer", "customer_suspended")}))
+     responses=problems(401, 403, instance="/portal/me", codes={403: ("not_a_customer", "customer_suspended")},
+                        descriptions={401: "No token from the customer realm, or one that was refused.",
+                                      403: "The login belongs to no customer, or the customer is suspended."}))
 async def portal_me(request: Request[Any, Any, Any], sessions: Sessions) -> PortalMe:
     login = current_customer(request)
     async with sessions() as session:

@@ -54,7 +54,10 @@ async def _read_limited(request: Request[Any, Any, Any], limit: int) -> bytes:
       opt={"public": True, "authentication": "X-Payload-Digest HMAC of the raw body"},
       operation_id="receiveSumsubCallback", security=SUMSUB_SIGNATURE, operation_class=SumsubCallbackOperation,
       responses={200: ResponseSpec(WebhookAck, description="Stored (`accepted`), or already stored (`duplicate`)"),
-                 **problems(400, 401, 413, 503, instance="/webhooks/sumsub", codes={
+                 **problems(400, 401, 413, 503, instance="/webhooks/sumsub", descriptions={
+                     400: "The body is not JSON, or not a callback.",
+                     401: "X-Payload-Digest or X-Payload-Digest-Alg is missing, or does not match the body.",
+                     503: "SUMSUB_WEBHOOK_SECRET is not set."}, codes={
                      400: ("malformed_callback",), 401: ("invalid_signature",), 413: ("payload_too_large",),
                      503: ("webhook_not_configured",)})})
 async def sumsub_webhook(request: Request[Any, Any, Any], settings: AppSettings) -> dict[str, str]:
