@@ -61,15 +61,17 @@ class ServiceCommands(CLIPlugin):
             from service.db.engine import migrate_sync
 
             migrate_sync(self._database_url(), revision)
-            click.echo(f"database at {revision}")
+            click.echo(f"database upgraded ({revision})")
 
-        @database.command(help="Revert migrations down to REVISION (-1: the last one; base: all).")
+        # "-1" is a revision here, not an option
+        @database.command(help="Revert migrations down to REVISION (-1: the last one; base: all).",
+                          context_settings={"ignore_unknown_options": True})
         @click.argument("revision")
         def downgrade(revision: str) -> None:
             from service.db.engine import downgrade_sync
 
             downgrade_sync(self._database_url(), revision)
-            click.echo(f"database at {revision}")
+            click.echo(f"database downgraded ({revision})")
 
         @database.command(help="The migrations, newest first.")
         def history() -> None:
