@@ -32,7 +32,7 @@ from service.openapi import STATIC_DIR, STATIC_PATH, docs_security_headers, open
 from service.portal import portal_me
 from service.problems import Problem, exception_handlers, problem_response
 from service.queue import create_queue, queue_backend
-from service.queue_monitor import queue_monitor, show_queue
+from service.queue_monitor import queue_monitor
 from service.settings import Settings, load_settings
 
 __all__ = ["create_app"]
@@ -78,7 +78,6 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool | Non
         app.state.sessions = session_factory(engine)
         app.state.inbox = InboxWriter(intake_pool)
         app.state.queue = queue
-        show_queue(queue)
         app.state.http = http
         app.state.operator_tokens = _verifier(settings.admin_issuer, http, settings)
         app.state.customer_tokens = _verifier(settings.customer_issuer, http, settings)

@@ -18,16 +18,19 @@ from saq.web import starlette as saq_web
 from service.auth.guards import Guard, requires
 from service.auth.permissions import Permission
 
-__all__ = ["QUEUE_MONITOR_PATH", "queue_monitor", "show_queue"]
+__all__ = ["QUEUE_MONITOR_PATH", "queue_monitor"]
 
 QUEUE_MONITOR_PATH = "/queues"
 
 _monitor = saq_web.saq_web(QUEUE_MONITOR_PATH, queues=[])
 
 
-def show_queue(queue: Queue) -> None:
-    """The monitor shows the queue the app uses (known once the app has started)."""
-    saq_web.QUEUES[queue.name] = queue
+def _show_only(queue: Queue) -> None:
+    """SAQ's UI reads its queues from a module-wide table; it shows the queue of the app that is
+    answering (a process may hold several apps: the sandbox, tests)."""
+    if saq_web.QUEUES.get(queue.name) is not queue or len(saq_web.QUEUES) != 1:
+        saq_web.QUEUES.clear()
+        saq_web.QUEUES[queue.name] = queue
 
 
 def _queue_access() -> Guard:
@@ -46,4 +49,5 @@ def _queue_access() -> Guard:
 async def queue_monitor(scope: Scope, receive: Receive, send: Send) -> None:
     # Litestar hands a mount "/api/queues/"; SAQ's routes have no trailing slash (and would redirect)
     scope["path"] = scope["path"].rstrip("/") or "/"
+    _show_only(scope["app"].state.queue)
     await _monitor(scope, receive, send)  # type: ignore[arg-type]

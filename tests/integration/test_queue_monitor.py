@@ -4,6 +4,8 @@ QUEUE_MANAGE; without a token, nothing."""
 from __future__ import annotations
 
 import httpx
+from saq import Queue
+from saq.web import starlette as saq_web
 
 from service.settings import Settings
 
@@ -33,3 +35,12 @@ async def test_retrying_or_aborting_a_job_needs_queue_manage(api: Client, as_vie
     response = await api.post(path, headers=as_viewer)
     assert response.status_code == 403
     assert response.json()["permission"] == "QUEUE_MANAGE"
+
+
+async def test_the_monitor_shows_the_answering_apps_queue_only(api: Client, as_viewer: dict[str, str],
+                                                               settings: Settings) -> None:
+    # another app of this process (a sandbox that has stopped) left its closed queue in SAQ's table
+    saq_web.QUEUES["stopped-sandbox"] = Queue.from_url("redis://127.0.0.1:1/0", name="stopped-sandbox")
+    queues = await api.get("/queues/api/queues", headers=as_viewer)
+    assert queues.status_code == 200
+    assert [q["name"] for q in queues.json()["queues"]] == [settings.queue_name]
