@@ -41,6 +41,7 @@ from litestar.openapi.spec import (
 from litestar.openapi.spec.enums import OpenAPIType
 
 from service.kyc.domain import RejectType, ReviewAnswer
+from service.problems import PROBLEM_JSON, TITLES
 from service.settings import Settings
 
 __all__ = [
@@ -61,7 +62,6 @@ __all__ = [
     "problems",
 ]
 
-PROBLEM_JSON = "application/problem+json"
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_PATH = "/static"
 
@@ -112,7 +112,7 @@ _STATUSES: dict[int, _Status] = {
 
 def _example(status: int, code: str, instance: str) -> Example:
     body: dict[str, Any] = {
-        "type": f"/problems/{code.replace('_', '-')}", "code": code, "title": _TITLES.get(status, "Error"),
+        "type": f"/problems/{code.replace('_', '-')}", "code": code, "title": TITLES.get(status, "Error"),
         "status": status, "detail": _DETAILS.get(code, code.replace("_", " ")), "instance": instance,
         "request_id": "0f6b2c9a4e1d4b7c8a2f5e3d1c0b9a87",
     }
@@ -121,8 +121,6 @@ def _example(status: int, code: str, instance: str) -> Example:
     return Example(summary=code, value=body)
 
 
-_TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 409: "Conflict",
-           413: "Payload too large", 422: "Invalid input", 502: "Bad gateway", 503: "Service unavailable"}
 _DETAILS = {
     "unauthenticated": "a bearer token from the operators' realm is required",
     "forbidden": "CUSTOMER_CREATE is required",
