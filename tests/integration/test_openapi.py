@@ -116,7 +116,8 @@ async def test_status_fields_are_enums(published: dict[str, Any]) -> None:
 CONFORMANCE = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # known 5xx of the operator API that issue 8 fixes on its own branch (NUL bytes reach PostgreSQL);
 # the fuzz pass reports them instead of failing until that fix is merged
-KNOWN_NUL_BYTE_500 = "NUL byte in q or in a customer reference: PostgreSQL refuses it (issue 8)"
+KNOWN_NUL_BYTE_500 = ("a NUL byte in a query or path parameter reaches PostgreSQL, which refuses it (issue 8: `q`, "
+                      "`/api/customers/%00`; this pass also finds `/api/audit?subject=`)")
 
 
 def _run(schema: schemathesis.BaseSchema, base_url: str, headers: dict[str, str], *, mode: GenerationMode,
@@ -167,7 +168,7 @@ async def test_hostile_query_and_path_parameters_never_give_a_5xx(
     failures: list[str] = []
     for mode in (GenerationMode.NEGATIVE, GenerationMode.POSITIVE):
         failures += await asyncio.to_thread(_run, schema, str(api.base_url), as_operator,
-                                            mode=mode, examples=15, checks=[not_a_server_error])
+                                            mode=mode, examples=40, checks=[not_a_server_error])
     nul_bytes = [f for f in failures if "%00" in f]
     if failures and len(nul_bytes) == len(failures):
         pytest.xfail(f"{KNOWN_NUL_BYTE_500}: " + "\n".join(nul_bytes))
