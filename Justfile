@@ -16,19 +16,19 @@ test *ARGS:
 
 # only the API (DATABASE_URL, or the embedded PostgreSQL)
 api:
-    .venv/bin/python -m service api
+    .venv/bin/litestar --app service.asgi:app run
 
 # a SAQ worker with the outbox relay
 worker:
-    .venv/bin/python -m service worker
+    .venv/bin/litestar --app service.asgi:app workers run
 
 # apply migrations (production runs this as its own step)
 migrate:
-    .venv/bin/python -m service migrate
+    .venv/bin/litestar --app service.asgi:app database upgrade
 
 # stop the embedded PostgreSQL of this user
 db-stop:
-    .venv/bin/python -m service db-stop
+    .venv/bin/litestar --app service.asgi:app database stop-embedded
 
 lint:
     .venv/bin/ruff check .

@@ -5,7 +5,8 @@
     python3 dev.py test    # the test suite (pytest arguments may follow)
     python3 dev.py setup   # only create .venv and install the locked dependencies
 
-The virtual environment lives in .venv; it is reinstalled when a lock file changes.
+The virtual environment lives in .venv; it is reinstalled when a lock file changes. `up` and `test`
+become the program they run (exec), so Ctrl-C and SIGTERM reach it and stop the whole stack.
 """
 
 from __future__ import annotations
@@ -39,17 +40,26 @@ def setup(lock_name: str) -> None:
         venv.EnvBuilder(with_pip=True).create(VENV)
     if marker.exists() and marker.read_text() == _fingerprint(lock):
         return
-    print(f"installing {lock_name} into {VENV.name}/ ...", flush=True)
-    pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "--quiet"]
-    subprocess.run([*pip, "-r", str(lock)], check=True, cwd=ROOT)
-    subprocess.run([*pip, "--no-deps", "-e", "."], check=True, cwd=ROOT)
+    packages = sum(1 for line in lock.read_text().splitlines() if line and not line.startswith((" ", "#")))
+    print(f"installing {packages} packages from {lock_name} into {VENV.name}/ "
+          "(a few minutes the first time; pip shows each one) ...", flush=True)
+    pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check"]
+    subprocess.run([*pip, "--progress-bar", "on", "-r", str(lock)], check=True, cwd=ROOT)
+    subprocess.run([*pip, "--quiet", "--no-deps", "-e", "."], check=True, cwd=ROOT)
+    print("installed", flush=True)
     for stale in VENV.glob(".installed-*"):
         stale.unlink()
     marker.write_text(_fingerprint(lock))
 
 
 def run(*args: str) -> int:
-    return subprocess.run([str(PYTHON), *args], cwd=ROOT, check=False).returncode
+    """Become ``.venv/bin/python ARGS``: signals then go to the stack itself, never to a parent that
+    would die and leave it running. Windows has no exec; there the child gets the console's Ctrl-C."""
+    os.chdir(ROOT)
+    if os.name == "posix":
+        sys.stdout.flush()
+        os.execv(PYTHON, [str(PYTHON), *args])  # noqa: S606 - the venv's own python, fixed arguments
+    return subprocess.run([str(PYTHON), *args], check=False).returncode
 
 
 def main(argv: list[str]) -> int:

@@ -1,4 +1,8 @@
-"""``python -m service api | worker | migrate | db-stop``."""
+"""``python -m service api | worker | migrate | db-stop``: the processes tests and benchmarks start.
+
+People use the same verbs through Litestar's CLI (``litestar --app service.asgi:app run``,
+``workers run``, ``database upgrade``, ``database stop-embedded``): see the README.
+"""
 
 from __future__ import annotations
 
@@ -45,11 +49,10 @@ def main(argv: list[str] | None = None) -> int:
         print("migrations applied")
         return 0
     if args.command == "db-stop":
-        from service.db.embedded import default_data_dir, scratch_data_dir, stop_embedded_postgres
+        from service.db.embedded import stop_embedded_servers
 
-        for what, data_dir in (("the service's", default_data_dir()), ("the sandbox's and tests'", scratch_data_dir())):
-            stopped = stop_embedded_postgres(data_dir)
-            print(f"{what} embedded PostgreSQL {'stopped' if stopped else 'was not running'} ({data_dir})")
+        for line in stop_embedded_servers():
+            print(line)
         return 0
     if args.command == "worker":
         from service.worker import run_worker

@@ -10,14 +10,13 @@ import asyncpg
 import httpx
 import structlog
 from litestar import Litestar
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
 
 from service.admin import admin_router
 from service.auth.controller import audit_log
 from service.auth.permissions import RolePermissions
 from service.auth.tokens import AcceptedTokens, JwksCache, TokenVerifier
+from service.cli import ServiceCommands
 from service.customers.controller import CustomerController
 from service.customers.domain import InvalidCustomerField
 from service.customers.repository import CustomerNotFound, DuplicateCustomer
@@ -31,9 +30,11 @@ from service.kyc.webhook import sumsub_webhook
 from service.ledger.controller import DepositAccountController
 from service.logging import configure_logging, request_id_middleware
 from service.nul_bytes import refuse_nul_bytes
+from service.openapi import STATIC_DIR, STATIC_PATH, docs_security_headers, openapi_config
 from service.portal import portal_me
 from service.problems import Problem, exception_handlers, problem_response
 from service.queue import create_queue, queue_backend
+from service.queue_monitor import queue_monitor
 from service.settings import Settings, load_settings
 
 __all__ = ["create_app"]
@@ -101,24 +102,18 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool | Non
 
     app = Litestar(
         route_handlers=[CustomerController, KycController, DepositAccountController, audit_log, sumsub_webhook,
-                        portal_me, live, ready, admin_router(settings)],
+                        portal_me, live, ready, queue_monitor, admin_router(settings),
+                        create_static_files_router(STATIC_PATH, [STATIC_DIR], include_in_schema=False,
+                                                   opt={"public": True})],
         lifespan=[lifespan],
         dependencies=dependencies(settings),
         exception_handlers={**exception_handlers, **_domain_problems()},
-        openapi_config=OpenAPIConfig(
-            title="Customer onboarding",
-            version="0.1.0",
-            path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
-            components=Components(security_schemes={
-                "operator": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT",
-                                           description="an access token from the Keycloak admin realm"),
-            }),
-            security=[{"operator": []}],
-        ),
+        openapi_config=openapi_config(settings),
+        plugins=[ServiceCommands(settings)],
         debug=False,
         logging_config=None,  # structlog, configured above, owns the output
     )
     # outside routing, so that every answer, a 404 for an unknown path too, carries a request id
-    app.asgi_handler = request_id_middleware(refuse_nul_bytes(app.asgi_handler))
+    app.asgi_handler = request_id_middleware(refuse_nul_bytes(app.asgi_handler),
+                                             headers_for={"/schema": docs_security_headers(settings)})
     return app

@@ -1,16 +1,24 @@
-"""Structured logs: one JSON (or console) line per event, each with the request id in context."""
+"""Structured logs: one JSON (or console) line per event, each with the request id in context.
+
+What an operator on call reads: one ``request`` line per HTTP request (method, path, status,
+duration, request id, and the subject when the caller authenticated), one ``job.retry`` line per
+failed attempt that will be retried, and one ``job.failed`` line, with the traceback, when a job
+gives up. Libraries' per-command chatter stays below INFO.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["REQUEST_ID_HEADER", "configure_logging", "request_id_middleware"]
+__all__ = ["REQUEST_ID_HEADER", "configure_logging", "log_job_outcome", "request_id_middleware"]
 
 REQUEST_ID_HEADER = "x-request-id"
 
@@ -37,8 +45,46 @@ def configure_logging(level: str = "INFO", *, json: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "httpx", "httpcore", "saq", "alembic.runtime.migration"):
+    # uvicorn's access log would repeat the ``request`` line; SMTP client and server log each command;
+    # SAQ logs every attempt with the job's whole dump (``log_job_outcome`` says it in one line instead)
+    for noisy in ("uvicorn.access", "httpx", "httpcore", "saq", "alembic.runtime.migration",
+                  "mail.log", "aiosmtplib", "aiosmtpd", "keycloak"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    saq = logging.getLogger("saq")
+    if not any(isinstance(f, _SaqJobErrors) for f in saq.filters):
+        saq.addFilter(_SaqJobErrors())
+
+
+class _SaqJobErrors(logging.Filter):
+    """Drops SAQ's "Error processing job" (a traceback and the job's dump on every attempt):
+    ``log_job_outcome``, the worker's after-process hook, reports the same failure once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith("Error processing job"))
+
+
+def log_job_outcome(context: dict[str, Any]) -> None:
+    """After each job attempt: nothing when it succeeded, one line when it will be retried, and the
+    traceback once, when it has failed for good."""
+    job = context.get("job")
+    error = context.get("exception")
+    if job is None or error is None:
+        return
+    fields: dict[str, Any] = {
+        "job": job.function, "job_key": job.key, "attempt": job.attempts, "max_attempts": job.retries,
+        "error_type": type(error).__name__, "error": str(error) or repr(error),
+    }
+    status = getattr(job.status, "value", job.status)
+    if status == "failed":
+        log.error("job.failed", **fields, exc_info=error)
+        return
+    # the Postgres queue records the next run on the job; the Redis queue keeps it in its schedule only
+    if job.scheduled and job.scheduled > time.time() - 1:
+        fields["next_run"] = datetime.fromtimestamp(job.scheduled, UTC).isoformat(timespec="seconds")
+    log.warning("job.retry", **fields)
+
+
+log = structlog.get_logger("service")
 
 
 def _valid_request_id(raw: bytes | None) -> str | None:
@@ -48,8 +94,21 @@ def _valid_request_id(raw: bytes | None) -> str | None:
     return value if all(c.isalnum() or c in "-_." for c in value) else None
 
 
-def request_id_middleware(app: ASGIApp) -> ASGIApp:
-    """Take the caller's X-Request-ID (when sane) or make one; bind it to every log line; echo it."""
+def _subject(state: dict[str, Any]) -> str | None:
+    """Who the guards let in (an operator's or a customer's verified token), if anyone."""
+    for key in ("operator", "customer"):
+        token = state.get(key)
+        if token is not None:
+            return getattr(token, "username", None) or getattr(token, "subject", None)
+    return None
+
+
+def request_id_middleware(app: ASGIApp, *, headers_for: dict[str, dict[str, str]] | None = None) -> ASGIApp:
+    """Take the caller's X-Request-ID (when sane) or make one; bind it to every log line; echo it;
+    and write the request's one access-log line when it is answered. ``headers_for`` adds response
+    headers to the paths under each prefix (the docs pages' Content-Security-Policy)."""
+    extra_headers = [(prefix, [(k.encode(), v.encode()) for k, v in headers.items()])
+                     for prefix, headers in (headers_for or {}).items()]
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,14 +116,33 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             return
         headers = dict(scope["headers"])
         request_id = _valid_request_id(headers.get(REQUEST_ID_HEADER.encode())) or uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        path = scope["path"]
+        added = [(REQUEST_ID_HEADER.encode(), request_id.encode())]
+        for prefix, prefix_headers in extra_headers:
+            if path.startswith(prefix):
+                added.extend(prefix_headers)
+        status = 500  # unless a response starts
+        started = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), (REQUEST_ID_HEADER.encode(), request_id.encode())]
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), *added]
             await send(message)
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
-            await app(scope, receive, send_with_id)
+            try:
+                await app(scope, receive, send_with_id)
+            finally:
+                fields: dict[str, Any] = {"method": scope.get("method"), "path": path, "status": status,
+                                          "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                                          "request_id": request_id}
+                subject = _subject(state)
+                if subject:
+                    fields["subject"] = subject
+                (log.error if status >= 500 else log.info)("request", **fields)
 
     return middleware

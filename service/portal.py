@@ -21,6 +21,7 @@ from service.ledger.domain import AccountNotFound
 from service.ledger.repository import deposit_account
 from service.ledger.schemas import DepositAccountView
 from service.ledger.views import deposit_account_view
+from service.openapi import CUSTOMER, problems
 from service.problems import Problem
 from service.provisioning.steps import Step
 
@@ -51,7 +52,10 @@ async def customer_of_login(sessions: async_sessionmaker[AsyncSession], login: V
 
 
 @get("/portal/me", guards=[requires_customer(customer_of_login)], tags=["portal"],
-     summary="The logged-in customer's own data")
+     summary="The logged-in customer's own data", operation_id="getMyProfile", security=CUSTOMER,
+     responses=problems(401, 403, instance="/portal/me", codes={403: ("not_a_customer", "customer_suspended")},
+                        descriptions={401: "No token from the customer realm, or one that was refused.",
+                                      403: "The login belongs to no customer, or the customer is suspended."}))
 async def portal_me(request: Request[Any, Any, Any], sessions: Sessions) -> PortalMe:
     customer_id: uuid.UUID = current_customer(request)
     async with sessions() as session:

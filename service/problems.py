@@ -14,13 +14,13 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-__all__ = ["PROBLEM_JSON", "Problem", "exception_handlers", "problem_response"]
+__all__ = ["PROBLEM_JSON", "TITLES", "Problem", "exception_handlers", "problem_response"]
 
 PROBLEM_JSON = "application/problem+json"
 
 log = structlog.get_logger(__name__)
 
-_TITLES = {
+TITLES = {
     400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
     409: "Conflict", 413: "Payload too large", 415: "Unsupported media type", 422: "Invalid input",
     429: "Too many requests", 500: "Internal server error", 502: "Bad gateway", 503: "Service unavailable",
@@ -41,7 +41,7 @@ class Problem(Exception):
         self.status = status
         self.code = code
         self.detail = detail
-        self.title = title or _TITLES.get(status, "Error")
+        self.title = title or TITLES.get(status, "Error")
         self.headers = headers or {}
         self.extra = extra
 

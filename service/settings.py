@@ -29,8 +29,10 @@ DEFAULT_ROLE_PERMISSIONS: dict[str, list[str]] = {
         "DEPOSIT_CREATE",
         "WITHDRAWAL_CREATE",
         "AUDIT_READ",
+        "QUEUE_READ",
+        "QUEUE_MANAGE",
     ],
-    "viewer": ["CUSTOMER_READ", "ACCOUNT_READ"],
+    "viewer": ["CUSTOMER_READ", "ACCOUNT_READ", "QUEUE_READ"],
 }
 
 
@@ -69,6 +71,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # /portal/* takes only customers' tokens issued to this client of the customer realm
     portal_client_id: str = "customer-portal"
     jwks_cache_seconds: int = 300
+    # the public client that Swagger UI's Authorize button logs in through (authorization code + PKCE)
+    openapi_client_id: str | None = None
     role_permissions: dict[str, list[str]] = msgspec.field(
         default_factory=lambda: {k: list(v) for k, v in DEFAULT_ROLE_PERMISSIONS.items()}
     )

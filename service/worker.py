@@ -13,6 +13,7 @@ from saq import Queue, Worker
 
 from service.db.engine import create_engine, resolve_database_url, session_factory
 from service.kyc.jobs import kyc_cron_jobs, process_kyc_callback
+from service.logging import log_job_outcome
 from service.provisioning.directory import CustomerDirectory
 from service.provisioning.jobs import PROVISIONING_JOBS, provisioning_cron_jobs
 from service.queue import create_queue
@@ -59,10 +60,16 @@ def build_worker(settings: Settings, database_url: str, *, concurrency: int | No
         startup=startup,
         timers={"sweep": settings.worker_sweep_seconds},  # type: ignore[arg-type]
         shutdown=shutdown,
+        after_process=_after_process,
     )
     if not handle_signals:
         worker.SIGNALS = []
     return worker
+
+
+async def _after_process(ctx: dict[str, Any]) -> None:
+    # a retry is one line, a final failure one line with its traceback (SAQ's own lines are filtered)
+    log_job_outcome(ctx)
 
 
 async def run_worker(settings: Settings) -> None:

@@ -11,12 +11,14 @@ from service.auth.audit import AuditEntry, recent_decisions
 from service.auth.guards import requires
 from service.auth.permissions import Permission
 from service.dependencies import Sessions
+from service.openapi import OPERATOR, operator_problems
 
 __all__ = ["audit_log"]
 
 
 @get("/api/audit", guards=[requires(Permission.AUDIT_READ)], tags=["audit"],
-     summary="Recent authorisation decisions, newest first")
+     summary="Recent authorisation decisions, newest first", operation_id="listAuditDecisions", security=OPERATOR,
+     responses=operator_problems(422))
 async def audit_log(
     sessions: Sessions,
     subject: Annotated[str | None, QueryParameter(max_length=256, description="only this subject's")] = None,

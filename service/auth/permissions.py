@@ -16,6 +16,8 @@ class Permission(StrEnum):
     DEPOSIT_CREATE = "DEPOSIT_CREATE"
     WITHDRAWAL_CREATE = "WITHDRAWAL_CREATE"
     AUDIT_READ = "AUDIT_READ"
+    QUEUE_READ = "QUEUE_READ"  # SAQ's web UI: queues, jobs, retries, failures
+    QUEUE_MANAGE = "QUEUE_MANAGE"  # ... and its retry and abort buttons
 
 
 class RolePermissions:

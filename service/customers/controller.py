@@ -16,6 +16,7 @@ from service.customers.views import customer_view, provisioning_of
 from service.db.models import OutboxRecord
 from service.dependencies import AppSettings, Sessions
 from service.events import CUSTOMER_DEACTIVATED
+from service.openapi import OPERATOR, operator_problems
 from service.problems import Problem
 
 __all__ = ["CustomerController"]
@@ -29,7 +30,8 @@ class CustomerController(Controller):
     tags = ["customers"]
 
     @post("/", guards=[requires(Permission.CUSTOMER_CREATE)], status_code=201,
-          summary="Create a customer")
+          summary="Create a customer", operation_id="createCustomer", security=OPERATOR,
+          responses=operator_problems(409, 422, codes={409: ("duplicate_email", "duplicate_telegram_id")}))
     async def create_customer(self, data: JSONBody[CustomerCreate],
                               sessions: Sessions) -> CustomerView:
         email = normalize_email(data.email)
@@ -39,7 +41,8 @@ class CustomerController(Controller):
                                                       telegram_id=telegram_id)
             return customer_view(record, {})
 
-    @get("/", guards=[requires(Permission.CUSTOMER_READ)], summary="List customers")
+    @get("/", guards=[requires(Permission.CUSTOMER_READ)], summary="List customers", operation_id="listCustomers",
+         security=OPERATOR, responses=operator_problems(422))
     async def list_customers(
         self,
         sessions: Sessions,
@@ -64,7 +67,8 @@ class CustomerController(Controller):
                 raise Problem(422, "invalid_input", str(exc), field="cursor") from exc
         return CustomerPage(items=[customer_view(r) for r in page.items], next_cursor=page.next_cursor)
 
-    @get("/{customer_id:str}", guards=[requires(Permission.CUSTOMER_READ)], summary="Get one customer")
+    @get("/{customer_id:str}", guards=[requires(Permission.CUSTOMER_READ)], summary="Get one customer",
+         operation_id="getCustomer", security=OPERATOR, responses=operator_problems(404, 422))
     async def get_customer(self, customer_id: CustomerReference,
                            sessions: Sessions) -> CustomerView:
         async with sessions() as session:
@@ -72,7 +76,8 @@ class CustomerController(Controller):
             return customer_view(record, await provisioning_of(session, record.id))
 
     @post("/{customer_id:str}/deactivate", guards=[requires(Permission.CUSTOMER_UPDATE)], status_code=200,
-          summary="Deactivate (suspend) a customer")
+          summary="Deactivate (suspend) a customer", operation_id="deactivateCustomer", security=OPERATOR,
+          responses=operator_problems(404, 422))
     async def deactivate_customer(self, customer_id: CustomerReference,
                                   sessions: Sessions) -> CustomerView:
         async with sessions.begin() as session:

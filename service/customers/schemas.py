@@ -8,7 +8,9 @@ from uuid import UUID
 
 import msgspec
 
-from service.customers.domain import CustomerType
+from service.customers.domain import ActivityStatus, CustomerType, KycLevel, KycStatus, VerificationStatus
+from service.kyc.domain import RejectType
+from service.provisioning.steps import StepStatus
 
 __all__ = ["CustomerCreate", "CustomerPage", "CustomerView", "KycDetails", "ProvisioningStepView"]
 
@@ -22,14 +24,14 @@ class CustomerCreate(msgspec.Struct, forbid_unknown_fields=True):
 class KycDetails(msgspec.Struct):
     started_at: datetime | None
     reviewed_at: datetime | None
-    reject_type: str | None
+    reject_type: RejectType | None
     reject_labels: list[str]
     moderation_comment: str | None
     client_comment: str | None
 
 
 class ProvisioningStepView(msgspec.Struct):
-    status: str
+    status: StepStatus
     attempts: int
     last_error: str | None
     updated_at: datetime
@@ -37,14 +39,14 @@ class ProvisioningStepView(msgspec.Struct):
 
 class CustomerView(msgspec.Struct):
     id: UUID
-    public_id: str
-    email: str
+    public_id: Annotated[str, msgspec.Meta(examples=["C1000"])]
+    email: Annotated[str, msgspec.Meta(examples=["ada@example.com"])]
     telegram_id: str | None
     customer_type: CustomerType
-    kyc_status: str
-    verification_status: str
-    kyc_level: str
-    activity_status: str
+    kyc_status: KycStatus
+    verification_status: VerificationStatus
+    kyc_level: KycLevel
+    activity_status: ActivityStatus
     applicant_id: str | None
     eligible_for_credit_facility: bool
     kyc: KycDetails

@@ -7,9 +7,11 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.customers.domain import ActivityStatus, CustomerType, VerificationStatus
+from service.customers.domain import ActivityStatus, CustomerType, KycLevel, KycStatus, VerificationStatus
 from service.customers.schemas import CustomerView, KycDetails, ProvisioningStepView
 from service.db.models import CustomerRecord, ProvisioningStepRecord
+from service.kyc.domain import RejectType
+from service.provisioning.steps import StepStatus
 
 __all__ = ["customer_view", "provisioning_of"]
 
@@ -17,7 +19,7 @@ __all__ = ["customer_view", "provisioning_of"]
 async def provisioning_of(session: AsyncSession, customer_id: uuid.UUID) -> dict[str, ProvisioningStepView]:
     rows = (await session.scalars(select(ProvisioningStepRecord)
                                   .where(ProvisioningStepRecord.customer_id == customer_id))).all()
-    return {r.step: ProvisioningStepView(status=r.status, attempts=r.attempts, last_error=r.last_error,
+    return {r.step: ProvisioningStepView(status=StepStatus(r.status), attempts=r.attempts, last_error=r.last_error,
                                          updated_at=r.updated_at) for r in rows}
 
 
@@ -30,10 +32,10 @@ def customer_view(record: CustomerRecord,
         email=record.email,
         telegram_id=record.telegram_id,
         customer_type=CustomerType(record.customer_type),
-        kyc_status=record.kyc_status,
-        verification_status=record.verification_status,
-        kyc_level=record.kyc_level,
-        activity_status=record.activity_status,
+        kyc_status=KycStatus(record.kyc_status),
+        verification_status=VerificationStatus(record.verification_status),
+        kyc_level=KycLevel(record.kyc_level),
+        activity_status=ActivityStatus(record.activity_status),
         applicant_id=record.applicant_id,
         # verified and active; an active customer has an open deposit account (activation needs one)
         eligible_for_credit_facility=(record.verification_status == VerificationStatus.VERIFIED.value
@@ -42,7 +44,7 @@ def customer_view(record: CustomerRecord,
         kyc=KycDetails(
             started_at=record.kyc_started_at,
             reviewed_at=record.kyc_reviewed_at,
-            reject_type=record.kyc_reject_type,
+            reject_type=RejectType(record.kyc_reject_type) if record.kyc_reject_type else None,
             reject_labels=list(record.kyc_reject_labels or []),
             moderation_comment=record.kyc_moderation_comment,
             client_comment=record.kyc_client_comment,

@@ -24,7 +24,7 @@ import psutil
 import structlog
 
 __all__ = ["EmbeddedPostgres", "default_data_dir", "scratch_data_dir", "start_embedded_postgres",
-           "stop_embedded_postgres"]
+           "stop_embedded_postgres", "stop_embedded_servers"]
 
 log = structlog.get_logger(__name__)
 
@@ -174,6 +174,15 @@ def _pg_ctl_stop(data_dir: Path) -> None:
         [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(data_dir), "-w", "-m", "fast", "stop"],
         check=True, capture_output=True, user=_run_as(), stdin=subprocess.DEVNULL,
     )
+
+
+def stop_embedded_servers() -> list[str]:
+    """Stop this user's two embedded servers; a line for each saying what became of it."""
+    said = []
+    for what, data_dir in (("the service's", default_data_dir()), ("the sandbox's and tests'", scratch_data_dir())):
+        stopped = stop_embedded_postgres(data_dir)
+        said.append(f"{what} embedded PostgreSQL {'stopped' if stopped else 'was not running'} ({data_dir})")
+    return said
 
 
 def stop_embedded_postgres(data_dir: Path | None = None) -> bool:

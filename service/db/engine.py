@@ -18,7 +18,9 @@ from service.settings import Settings
 
 __all__ = [
     "EMBEDDED_DATABASE",
+    "alembic_config",
     "create_engine",
+    "downgrade_sync",
     "drop_database",
     "ensure_database",
     "libpq_url",
@@ -89,7 +91,7 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def _alembic_config(url: str) -> Config:
+def alembic_config(url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))
@@ -97,7 +99,11 @@ def _alembic_config(url: str) -> Config:
 
 
 def migrate_sync(url: str, revision: str = "head") -> None:
-    command.upgrade(_alembic_config(url), revision)
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade_sync(url: str, revision: str) -> None:
+    command.downgrade(alembic_config(url), revision)
 
 
 async def migrate(url: str, revision: str = "head") -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 import structlog
@@ -18,8 +18,9 @@ from service.customers.controller import CustomerReference
 from service.customers.domain import ActivityStatus, CustomerType, KycStatus, kyc_level_name
 from service.db.models import KycCallbackRecord
 from service.dependencies import AppSettings, Sessions
-from service.kyc.domain import json_object
+from service.kyc.domain import CallbackStatus, json_object
 from service.kyc.sumsub import SumsubClient, SumsubError
+from service.openapi import OPERATOR, operator_problems
 from service.problems import Problem
 
 __all__ = ["KycCallbackView", "KycController", "KycLink"]
@@ -36,7 +37,7 @@ class KycLink(msgspec.Struct):
 class KycCallbackView(msgspec.Struct):
     id: int
     type: str
-    status: str
+    status: CallbackStatus
     correlation_id: str | None
     created_at_ms: str | None
     external_user_id: str | None
@@ -51,8 +52,9 @@ class KycCallbackView(msgspec.Struct):
 
 def _callback_view(row: KycCallbackRecord) -> KycCallbackView:
     answer = json_object(row.payload, "reviewResult").get("reviewAnswer")
-    return KycCallbackView(id=row.id, type=row.type, status=row.status, correlation_id=row.correlation_id,
-                           created_at_ms=row.created_at_ms, external_user_id=row.external_user_id,
+    return KycCallbackView(id=row.id, type=row.type, status=CallbackStatus(row.status),
+                           correlation_id=row.correlation_id, created_at_ms=row.created_at_ms,
+                           external_user_id=row.external_user_id,
                            applicant_id=row.applicant_id, event_created_at=row.event_created_at,
                            received_at=row.received_at, processed_at=row.processed_at, attempts=row.attempts,
                            last_error=row.last_error,
@@ -72,7 +74,10 @@ class KycController(Controller):
     tags = ["kyc"]
 
     @post("/customers/{customer_id:str}/kyc-link", guards=[requires(Permission.CUSTOMER_UPDATE)], status_code=200,
-          summary="Start KYC: a Sumsub verification link for the customer")
+          summary="Start KYC: a Sumsub verification link for the customer", operation_id="createKycLink",
+          security=OPERATOR, responses=operator_problems(404, 409, 502, 503, codes={
+              409: ("customer_suspended", "kyc_rejected_final", "kyc_already_approved"),
+              503: ("sumsub_not_configured",)}))
     async def create_kyc_link(self, request: Request[Any, Any, Any], customer_id: CustomerReference,
                               sessions: Sessions, settings: AppSettings) -> KycLink:
         async with sessions() as session:
@@ -111,7 +116,8 @@ class KycController(Controller):
         return KycLink(url=url, applicant_id=applicant_id, level_name=level)
 
     @get("/customers/{customer_id:str}/kyc/callbacks", guards=[requires(Permission.CUSTOMER_READ)],
-         summary="The Sumsub callbacks received for a customer, oldest first")
+         summary="The Sumsub callbacks received for a customer, oldest first", operation_id="listCustomerCallbacks",
+         security=OPERATOR, responses=operator_problems(404, 422))
     async def customer_callbacks(self, customer_id: CustomerReference,
                                  sessions: Sessions) -> list[KycCallbackView]:
         async with sessions() as session:
@@ -124,10 +130,11 @@ class KycController(Controller):
         return [_callback_view(r) for r in rows]
 
     @get("/kyc/callbacks", guards=[requires(Permission.CUSTOMER_READ)],
-         summary="Callbacks by processing status: orphans and failures need an operator")
+         summary="Callbacks by processing status: orphans and failures need an operator",
+         operation_id="listCallbacks", security=OPERATOR, responses=operator_problems(422))
     async def callbacks_by_status(
         self, sessions: Sessions,
-        status: FromQuery[Literal["received", "processed", "ignored", "orphan", "failed"]] = "orphan",
+        status: FromQuery[CallbackStatus] = CallbackStatus.ORPHAN,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> list[KycCallbackView]:
         async with sessions() as session:

@@ -31,6 +31,7 @@ __all__ = [
     "TYPE_MAX",
     "Callback",
     "CallbackError",
+    "CallbackStatus",
     "KycFacts",
     "RejectType",
     "ReviewAnswer",
@@ -51,6 +52,16 @@ class ReviewAnswer(StrEnum):
 class RejectType(StrEnum):
     RETRY = "RETRY"
     FINAL = "FINAL"
+
+
+class CallbackStatus(StrEnum):
+    """Where a stored callback stands: orphans and failures wait for an operator."""
+
+    RECEIVED = "received"
+    PROCESSED = "processed"
+    IGNORED = "ignored"
+    ORPHAN = "orphan"
+    FAILED = "failed"
 
 
 APPLICANT_CREATED = "applicantCreated"

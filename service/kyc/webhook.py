@@ -8,10 +8,12 @@ from typing import Any
 
 import structlog
 from litestar import Request, post
+from litestar.openapi.datastructures import ResponseSpec
 
 from service.dependencies import AppSettings
 from service.kyc.domain import CallbackError, decode_callback, idempotency_key
 from service.kyc.inbox import UnstorableCallback, storage_problem
+from service.openapi import SUMSUB_SIGNATURE, SumsubCallbackOperation, WebhookAck, problems
 from service.problems import Problem
 
 __all__ = ["DIGEST_ALGORITHMS", "payload_digest", "sumsub_webhook"]
@@ -49,7 +51,15 @@ async def _read_limited(request: Request[Any, Any, Any], limit: int) -> bytes:
 
 
 @post("/webhooks/sumsub", tags=["webhooks"], status_code=200, summary="Sumsub callback intake",
-      opt={"public": True, "authentication": "X-Payload-Digest HMAC of the raw body"})
+      opt={"public": True, "authentication": "X-Payload-Digest HMAC of the raw body"},
+      operation_id="receiveSumsubCallback", security=SUMSUB_SIGNATURE, operation_class=SumsubCallbackOperation,
+      responses={200: ResponseSpec(WebhookAck, description="Stored (`accepted`), or already stored (`duplicate`)"),
+                 **problems(400, 401, 413, 503, instance="/webhooks/sumsub", descriptions={
+                     400: "The body is not JSON, or not a callback.",
+                     401: "X-Payload-Digest or X-Payload-Digest-Alg is missing, or does not match the body.",
+                     503: "SUMSUB_WEBHOOK_SECRET is not set."}, codes={
+                     400: ("malformed_callback", "unstorable_callback"), 401: ("invalid_signature",),
+                     413: ("payload_too_large",), 503: ("webhook_not_configured",)})})
 async def sumsub_webhook(request: Request[Any, Any, Any], settings: AppSettings) -> dict[str, str]:
     body = await _read_limited(request, settings.webhook_max_body_bytes)
     secret = settings.sumsub_webhook_secret

@@ -27,6 +27,7 @@ from service.ledger.domain import (
 )
 from service.ledger.schemas import AmountRequest, DepositAccountView, PostedEntryView
 from service.ledger.views import deposit_account_view, posted_entry_view
+from service.openapi import OPERATOR, operator_problems
 from service.problems import Problem, problem_response
 
 __all__ = ["DepositAccountController", "ledger_problem_handlers"]
@@ -83,21 +84,29 @@ class DepositAccountController(Controller):
     tags = ["deposit accounts"]
     exception_handlers = ledger_problem_handlers
 
-    @get("/account", guards=[requires(Permission.ACCOUNT_READ)], summary="Get a customer's deposit account")
+    @get("/account", guards=[requires(Permission.ACCOUNT_READ)], summary="Get a customer's deposit account",
+         operation_id="getDepositAccount", security=OPERATOR,
+         responses=operator_problems(404, 422, codes={404: ("customer_not_found", "account_not_found")}))
     async def get_deposit_account(self, customer_id: CustomerReference, sessions: Sessions) -> DepositAccountView:
         async with sessions() as session:
             customer = await find_customer(session, customer_id)
             return deposit_account_view(await repository.deposit_account(session, customer.id))
 
     @post("/deposits", guards=[requires(Permission.DEPOSIT_CREATE)], status_code=201,
-          summary="Deposit into a customer's account")
+          summary="Deposit into a customer's account", operation_id="createDeposit", security=OPERATOR,
+          responses=operator_problems(404, 409, 422, codes={
+              404: ("customer_not_found", "account_not_found"),
+              409: ("customer_not_active", "account_frozen", "idempotency_key_reused")}))
     async def create_deposit(self, customer_id: CustomerReference, data: JSONBody[AmountRequest],
                              request: Request[Any, Any, Any], sessions: Sessions,
                              idempotency_key: IdempotencyKey = None) -> PostedEntryView:
         return await _post_entry(EntryKind.DEPOSIT, customer_id, data, request, sessions, idempotency_key)
 
     @post("/withdrawals", guards=[requires(Permission.WITHDRAWAL_CREATE)], status_code=201,
-          summary="Withdraw from a customer's account; 409 when it would overdraw, and nothing is written")
+          summary="Withdraw from a customer's account; 409 when it would overdraw, and nothing is written",
+          operation_id="createWithdrawal", security=OPERATOR, responses=operator_problems(404, 409, 422, codes={
+              404: ("customer_not_found", "account_not_found"),
+              409: ("insufficient_funds", "customer_not_active", "account_frozen", "idempotency_key_reused")}))
     async def create_withdrawal(self, customer_id: CustomerReference, data: JSONBody[AmountRequest],
                                 request: Request[Any, Any, Any], sessions: Sessions,
                                 idempotency_key: IdempotencyKey = None) -> PostedEntryView:

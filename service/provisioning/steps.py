@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.customers.domain import ActivityStatus, VerificationStatus
 from service.db.models import CustomerRecord, ProvisioningStepRecord
 
-__all__ = ["ACTIVATION_STEPS", "Step", "activate_when_provisioned", "mark_attempt", "mark_done", "mark_pending"]
+__all__ = ["ACTIVATION_STEPS", "Step", "StepStatus", "activate_when_provisioned", "mark_attempt", "mark_done",
+           "mark_pending"]
 
 
 class Step(StrEnum):
@@ -21,6 +22,12 @@ class Step(StrEnum):
     DEPOSIT_ACCOUNT = "deposit_account"
     KEYCLOAK_DISABLED = "keycloak_disabled"
     DEPOSIT_FROZEN = "deposit_frozen"
+
+
+class StepStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
 
 
 ACTIVATION_STEPS = (Step.KEYCLOAK_USER, Step.WELCOME_EMAIL, Step.DEPOSIT_ACCOUNT)

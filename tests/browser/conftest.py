@@ -42,9 +42,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Playwright's sync API leaves its event loop marked as running in the main thread from its first
-    # use to the end of the session, and no asyncio test can run after that: the browser suite goes last
-    here = Path(__file__).parent
-    items.sort(key=lambda item: item.path.is_relative_to(here))  # stable: the order is otherwise kept
+    # use to the end of the session, and no asyncio test can run after that: the tests that use it (its
+    # ``page`` fixture) go last; a browser test on Playwright's async API runs in place
+    items.sort(key=lambda item: "page" in getattr(item, "fixturenames", ()))  # stable: the order is otherwise kept
 
 
 class Stack:
@@ -127,10 +127,12 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
             "permissions": ["clipboard-read", "clipboard-write"]}
 
 
-@pytest.fixture(autouse=True)
-def _patient_expectations(page: Page) -> None:
+@pytest.fixture
+def page(page: Page) -> Page:
+    """pytest-playwright's page, patient: a loaded machine may take a while to answer."""
     page.set_default_timeout(TIMEOUT_MS)
     expect.set_options(timeout=TIMEOUT_MS)
+    return page
 
 
 def sign_in(page: Page, username: str, password: str, *, start: str = "/admin/customers") -> None:
