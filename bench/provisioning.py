@@ -1,6 +1,8 @@
 """Customers carried from creation to active per second, by one API process and one worker.
 
-    .venv/bin/python -m bench.provisioning [--customers 200] [--concurrency 16]
+    .venv/bin/python -m bench.provisioning [--customers 200] [--concurrency 16] [--profile-worker OUT.prof]
+
+The queue is the Postgres queue on the scratch database, or Redis with ``QUEUE_URL=redis://…``.
 
 The fakes (Sumsub, Keycloak, SMTP) run on real sockets in this process, on a scratch database;
 ``python -m service api`` and ``python -m service worker`` run as processes of their own. Each
@@ -36,7 +38,7 @@ from bench.processes import ManagedProcess, base_environment, cpu_seconds, free_
 from bench.reporting import machine, milliseconds, percentile, run_benchmark
 from service.db.engine import libpq_url
 from service.logging import configure_logging
-from service.queue import create_queue
+from service.queue import create_queue, queue_backend
 from sim.sandbox import DEFAULT_PORTS, Sandbox
 from tests.support.databases import scratch_database
 
@@ -284,10 +286,10 @@ STAGES = [
     ("webhook delivered, stored in the inbox", "green", "stored"),
     ("callback job queued and run", "stored", "processed"),
     ("outbox event relayed to the queue", "processed", "relayed"),
-    ("event job queued and run", "relayed", "handled"),
-    ("Keycloak user job queued, user created", "handled", "keycloak_user"),
-    ("welcome email job queued, email sent", "keycloak_user", "welcome_email"),
-    ("(in parallel) deposit account opened", "handled", "deposit_account"),
+    ("provisioning job queued, event handled", "relayed", "handled"),
+    ("Keycloak user created", "handled", "keycloak_user"),
+    ("then the welcome email sent", "keycloak_user", "welcome_email"),
+    ("(side by side) deposit account opened", "handled", "deposit_account"),
     ("activated, after the last of the three", "last_step", "active"),
 ]
 
@@ -417,8 +419,12 @@ async def measure(args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
         environment = {**base_environment(log_dir), **sandbox.service_environment(),
                        "HOST": "127.0.0.1", "PORT": str(api_port), "LOG_LEVEL": "WARNING"}
         print("starting the API and the worker ...", file=sys.stderr, flush=True)
+        backend = queue_backend(sandbox.settings) if sandbox.settings is not None else "postgres"
+        worker_args = ["-m", "service", "worker"]
+        if args.profile_worker:  # cProfile writes its file when the worker stops
+            worker_args = ["-m", "cProfile", "-o", args.profile_worker, *worker_args]
         async with (managed_process("service-api", ["-m", "service", "api"], environment, log_dir) as api,
-                    managed_process("service-worker", ["-m", "service", "worker"], environment, log_dir) as worker):
+                    managed_process("service-worker", worker_args, environment, log_dir) as worker):
             await asyncio.gather(api.wait_ready(api_port, "/health/ready"),
                                  wait_for_worker(sandbox, database_url, worker))
             onboarding = Onboarding(sandbox, api_port, await sandbox.operator_token(), args.concurrency)
@@ -460,6 +466,7 @@ async def measure(args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
     return {
         "benchmark": NAME,
         "machine": facts,
+        "queue_backend": backend,
         "settings": {"customers": args.customers, "concurrency": args.concurrency, "baseline_customers": args.baseline,
                      "warmup_customers": args.warmup, "one_at_a_time_customers": args.at_rest,
                      "poll_seconds": args.poll_seconds, "phase_time_limit_seconds": args.phase_time_limit},
@@ -501,7 +508,7 @@ def report(results: dict[str, Any], path: Path) -> str:
     steady = f"{p['steady_customers_per_second']:.1f}/s" if p["steady_customers_per_second"] else "n/a"
     lines = [
         f"Provisioning: create -> KYC link -> GREEN -> active, {s['concurrency']} customers in flight; "
-        f"one API process, one worker, the fakes in this process",
+        f"one API process, one worker, the fakes in this process; queue on {results.get('queue_backend', 'postgres')}",
         f"  provisioned             {p['customers_active']}/{p['customers_requested']} active in {p['seconds']:.1f}s: "
         f"{p['customers_per_second']:.1f} customers/s end to end, {steady} once the pipeline is full "
         f"(aim {results['aim_customers_per_second']:g}/s)",
@@ -550,7 +557,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll-seconds", type=float, default=0.25,
                         help="the list of active customers is polled this often (default 0.25)")
     parser.add_argument("--phase-time-limit", type=float, default=45.0, help="seconds a phase may take")
+    parser.add_argument("--profile-worker", metavar="OUT.prof",
+                        help="run the worker under cProfile, its profile written here (slows the worker)")
     args = parser.parse_args(argv)
+    if args.profile_worker:
+        args.profile_worker = str(Path(args.profile_worker).resolve())  # the worker runs in the project root
 
     return run_benchmark(NAME, lambda log_dir: measure(args, log_dir), report)
 

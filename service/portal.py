@@ -9,17 +9,16 @@ from litestar import Request, get
 from sqlalchemy import select
 
 from service.auth.guards import current_customer, requires_customer
-from service.customers.domain import ActivityStatus
+from service.customers.repository import customer_state
 from service.customers.schemas import CustomerView
 from service.customers.views import customer_view
-from service.db.models import CustomerRecord, ProvisioningStepRecord
+from service.db.models import CustomerRecord
 from service.dependencies import Sessions
 from service.ledger.domain import AccountNotFound
 from service.ledger.repository import deposit_account
 from service.ledger.schemas import DepositAccountView
 from service.ledger.views import deposit_account_view
 from service.problems import Problem
-from service.provisioning.steps import Step
 
 __all__ = ["PortalMe", "portal_me"]
 
@@ -34,14 +33,10 @@ async def portal_me(request: Request[Any, Any, Any], sessions: Sessions) -> Port
     login = current_customer(request)
     async with sessions() as session:
         # the customer's Keycloak user id is recorded when provisioning makes the user
-        customer = await session.scalar(
-            select(CustomerRecord).join(ProvisioningStepRecord, ProvisioningStepRecord.customer_id == CustomerRecord.id)
-            .where(ProvisioningStepRecord.step == Step.KEYCLOAK_USER.value,
-                   ProvisioningStepRecord.external_ref == login.subject)
-        )
+        customer = await session.scalar(select(CustomerRecord).where(CustomerRecord.keycloak_user_id == login.subject))
         if customer is None:
             raise Problem(403, "not_a_customer", "this login belongs to no customer")
-        if customer.activity_status == ActivityStatus.SUSPENDED.value:
+        if customer_state(customer).suspended:
             raise Problem(403, "customer_suspended", "this customer is suspended")
         try:
             account = deposit_account_view(await deposit_account(session, customer.id))

@@ -24,6 +24,7 @@ import msgspec
 from saq import Worker
 
 from service.app import create_app
+from service.clock import use_clock
 from service.db.embedded import start_embedded_postgres
 from service.db.engine import drop_database, ensure_database, migrate
 from service.settings import Settings, load_settings
@@ -156,6 +157,9 @@ class Sandbox:
         )
         if not self._run_service:
             return  # the caller runs the service (in processes of its own) and calls attach_service
+        # the service in this process reads time from the sandbox's clock: backoff, re-drive and timers
+        # run on scenario time
+        use_clock(self.clock.now)
         service = await serve_asgi(create_app(self.settings, migrate_on_start=False),
                                    port=_port_or_free(self._ports["service"]))
         self._servers.append(service)
@@ -196,6 +200,8 @@ class Sandbox:
             await self.smtp.stop()
         await self.sumsub.aclose()
         await self.clock.stop()
+        if self._run_service:
+            use_clock(None)
 
     # facts
     @property

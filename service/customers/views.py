@@ -7,7 +7,8 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.customers.domain import ActivityStatus, CustomerType, VerificationStatus
+from service.customers.domain import CustomerType
+from service.customers.repository import customer_state
 from service.customers.schemas import CustomerView, KycDetails, ProvisioningStepView
 from service.db.models import CustomerRecord, ProvisioningStepRecord
 
@@ -35,9 +36,7 @@ def customer_view(record: CustomerRecord,
         kyc_level=record.kyc_level,
         activity_status=record.activity_status,
         applicant_id=record.applicant_id,
-        # verified and active; an active customer has an open deposit account (activation needs one)
-        eligible_for_credit_facility=(record.verification_status == VerificationStatus.VERIFIED.value
-                                      and record.activity_status == ActivityStatus.ACTIVE.value),
+        eligible_for_credit_facility=customer_state(record).eligible_for_credit_facility,
         provisioning=provisioning,
         kyc=KycDetails(
             started_at=record.kyc_started_at,

@@ -23,6 +23,7 @@ __all__ = [
     "STATE_CHANGING",
     "Callback",
     "CallbackError",
+    "CallbackStatus",
     "KycFacts",
     "RejectType",
     "ReviewAnswer",
@@ -42,6 +43,16 @@ class ReviewAnswer(StrEnum):
 class RejectType(StrEnum):
     RETRY = "RETRY"
     FINAL = "FINAL"
+
+
+class CallbackStatus(StrEnum):
+    """Where an inbox row's processing stands."""
+
+    RECEIVED = "received"  # stored, not processed yet
+    PROCESSED = "processed"  # a state-changing callback, folded into the customer's state
+    IGNORED = "ignored"  # informational or unknown type: recorded, no state change
+    ORPHAN = "orphan"  # for no customer this service knows
+    FAILED = "failed"  # held for an operator: never applied
 
 
 APPLICANT_CREATED = "applicantCreated"

@@ -1,0 +1,180 @@
+"""Carrying out the provisioning plan: the application service of provisioning.
+
+One run takes a customer's new events (in order, under the customer's row lock), wants the steps
+the plan says, claims the customer's unfinished steps and runs them side by side, each recorded on
+its own: a step that fails is retried later without redoing the ones that succeeded. A step done
+claims its follow-ups in the same transaction and runs them in the same run; the transaction that
+records the last activation step activates the customer (``Customer.activate``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service import clock
+from service.customers.domain import CustomerType
+from service.customers.repository import customer_state, store_state
+from service.db.models import CustomerRecord, OutboxRecord
+from service.outbox import read_event
+from service.provisioning.actions import ACTIONS, ActionContext, Outcome
+from service.provisioning.plan import (
+    ACTIVATION_STEPS,
+    Step,
+    StepStatus,
+    activation_complete,
+    follow_ups,
+    steps_for,
+    unfinished,
+)
+from service.provisioning.steps import claim, end_step, fail_attempt, step_states, want
+from service.worker_context import WorkerResources
+
+__all__ = ["ProvisioningRun", "StepsBusy", "StepsFailed", "provision"]
+
+log = structlog.get_logger(__name__)
+
+
+class StepsFailed(Exception):
+    """Some steps failed this time; each is recorded, and the run is retried with backoff."""
+
+
+class StepsBusy(Exception):
+    """Some of the customer's steps are being run by another runner; look again later."""
+
+
+@dataclass(frozen=True)
+class _Subject:
+    customer_id: uuid.UUID
+    email: str
+    customer_type: CustomerType
+
+
+@dataclass
+class ProvisioningRun:
+    customer_id: uuid.UUID | None = None
+    events_handled: int = 0
+    ended: dict[str, str] = field(default_factory=dict)  # step -> done / skipped
+    failed: dict[str, str] = field(default_factory=dict)  # step -> error
+    held_elsewhere: int = 0
+
+
+async def _locked_customer(session: AsyncSession, customer_id: uuid.UUID) -> CustomerRecord | None:
+    # the customer's row lock orders everything that touches its steps and statuses, across workers
+    return await session.scalar(select(CustomerRecord).where(CustomerRecord.id == customer_id).with_for_update())
+
+
+async def _handle_events(session: AsyncSession, customer_id: uuid.UUID, up_to: int, now: datetime) -> int:
+    """Want the steps of this event and of every earlier unhandled one of the customer, in order."""
+    pending = (await session.scalars(
+        select(OutboxRecord)
+        .where(OutboxRecord.customer_id == customer_id, OutboxRecord.id <= up_to, OutboxRecord.handled_at.is_(None))
+        .order_by(OutboxRecord.id)
+    )).all()
+    for record in pending:
+        event = read_event(record)
+        if event is not None:
+            await want(session, customer_id, steps_for(event))
+        record.handled_at = now
+    return len(pending)
+
+
+async def provision(resources: WorkerResources, *, outbox_id: int | None = None,
+                    customer_id: uuid.UUID | None = None, final: bool = False) -> ProvisioningRun:
+    """Handle the event ``outbox_id`` (or only run the unfinished steps of ``customer_id``).
+
+    ``final``: this is the last attempt the queue allows, so a failure marks its step ``failed``.
+    Raises :class:`StepsFailed` or :class:`StepsBusy` when steps are left to do."""
+    run = ProvisioningRun()
+    now = clock.now()
+    lease = now + timedelta(seconds=resources.settings.job_timeout_seconds)
+    async with resources.sessions.begin() as session:
+        if outbox_id is not None:
+            event = await session.get(OutboxRecord, outbox_id)
+            if event is None:
+                return run
+            customer_id = event.customer_id
+        if customer_id is None:
+            return run
+        customer = await _locked_customer(session, customer_id)
+        if customer is None:
+            return run
+        run.customer_id = customer.id
+        if outbox_id is not None:
+            run.events_handled = await _handle_events(session, customer.id, outbox_id, now)
+        claimed = await claim(session, customer.id, now=now, until=lease)
+        states = await step_states(session, customer.id)
+        run.held_elsewhere = sum(1 for step, status in states.items() if unfinished(status) and step not in claimed)
+        subject = _Subject(customer.id, customer.email, CustomerType(customer.customer_type))
+    if run.events_handled:
+        log.info("outbox.handled", customer_id=str(subject.customer_id), events=run.events_handled)
+
+    round_ = claimed
+    while round_:
+        results = await asyncio.gather(*(_run_step(resources, subject, step, run, lease, final) for step in round_))
+        round_ = [follow_up for claimed_next in results for follow_up in claimed_next]
+    if run.failed:
+        raise StepsFailed(", ".join(f"{step}: {error}" for step, error in run.failed.items()))
+    if run.held_elsewhere:
+        raise StepsBusy(f"{run.held_elsewhere} step(s) of customer {subject.customer_id} held by another runner")
+    return run
+
+
+async def _run_step(resources: WorkerResources, subject: _Subject, step: Step, run: ProvisioningRun,
+                    lease: datetime, final: bool) -> list[Step]:
+    """Run one claimed step and record how it ended; the follow-ups it claimed."""
+    action = ACTIONS[step]
+    context = ActionContext(resources, subject.customer_id, subject.email, subject.customer_type)
+    try:
+        if action.in_transaction:
+            async with resources.sessions.begin() as session:
+                customer = await _locked_customer(session, subject.customer_id)
+                outcome = await action.run(ActionContext(resources, subject.customer_id, subject.email,
+                                                         subject.customer_type, session))
+                claimed, activated = await _record(session, customer, step, outcome, lease)
+        else:
+            outcome = await action.run(context)
+            async with resources.sessions.begin() as session:
+                customer = await _locked_customer(session, subject.customer_id)
+                claimed, activated = await _record(session, customer, step, outcome, lease)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        async with resources.sessions.begin() as session:
+            await fail_attempt(session, subject.customer_id, step, error, final=final)
+        run.failed[step.value] = error
+        log.warning("provisioning.step_failed", customer_id=str(subject.customer_id), step=step.value, final=final,
+                    error=type(exc).__name__)
+        return []
+    run.ended[step.value] = outcome.status.value
+    log.info("provisioning.step_done", customer_id=str(subject.customer_id), step=step.value,
+             status=outcome.status.value, activated=activated)
+    return claimed
+
+
+async def _record(session: AsyncSession, customer: CustomerRecord | None, step: Step, outcome: Outcome,
+                  lease: datetime) -> tuple[list[Step], bool]:
+    """Record the step's end, want and claim its follow-ups, activate when the plan is complete."""
+    if customer is None:
+        raise LookupError("the customer is gone")
+    await end_step(session, customer.id, step, outcome.status, outcome.external_ref)
+    if outcome.keycloak_user_id is not None:
+        customer.keycloak_user_id = outcome.keycloak_user_id
+    claimed: list[Step] = []
+    wanted = follow_ups(step, outcome.status)
+    if wanted:
+        await want(session, customer.id, wanted)
+        claimed = await claim(session, customer.id, now=clock.now(), until=lease, steps=wanted)
+    activated = False
+    if step in ACTIVATION_STEPS and outcome.status is StepStatus.DONE:
+        before = customer_state(customer)
+        after, _ = before.activate(provisioning_complete=activation_complete(await step_states(session, customer.id)))
+        if after != before:
+            store_state(customer, after)
+            activated = True
+    return claimed, activated
