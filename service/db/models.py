@@ -30,6 +30,7 @@ from service.customers.domain import (
     VerificationStatus,
 )
 from service.kyc.domain import CallbackStatus
+from service.provisioning.plan import Step, StepStatus
 
 __all__ = [
     "AuditRecord",
@@ -139,7 +140,7 @@ class KycCallbackRecord(Base):
     applicant_id: Mapped[str | None] = mapped_column(String(64))
     event_created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     payload: Mapped[dict[str, object]] = mapped_column(JSONB, nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="received")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default=CallbackStatus.RECEIVED.value)
     attempts: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -181,7 +182,7 @@ class ProvisioningStepRecord(Base):
 
     customer_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("customers.id"), nullable=False)
     step: Mapped[str] = mapped_column(String(32), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="pending")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default=StepStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
     external_ref: Mapped[str | None] = mapped_column(Text)
@@ -193,7 +194,6 @@ class ProvisioningStepRecord(Base):
 
     __table_args__ = (
         PrimaryKeyConstraint("customer_id", "step", name="pk_provisioning_steps"),
-        CheckConstraint("status IN ('pending', 'done', 'failed', 'skipped')", name="status"),
-        CheckConstraint("step IN ('keycloak_user', 'welcome_email', 'deposit_account', 'keycloak_disabled', "
-                        "'deposit_frozen')", name="step"),
+        CheckConstraint(_one_of("status", StepStatus), name="status"),
+        CheckConstraint(_one_of("step", Step), name="step"),
     )
