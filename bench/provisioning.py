@@ -421,8 +421,8 @@ async def measure(args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
         print("starting the API and the worker ...", file=sys.stderr, flush=True)
         backend = queue_backend(sandbox.settings) if sandbox.settings is not None else "postgres"
         worker_args = ["-m", "service", "worker"]
-        if args.profile_worker:  # cProfile writes its file when the worker stops
-            worker_args = ["-m", "cProfile", "-o", args.profile_worker, *worker_args]
+        if args.profile_worker:  # its CPU profile is written when the worker stops
+            worker_args = ["-m", "bench.profiled", args.profile_worker, "worker"]
         async with (managed_process("service-api", ["-m", "service", "api"], environment, log_dir) as api,
                     managed_process("service-worker", worker_args, environment, log_dir) as worker):
             await asyncio.gather(api.wait_ready(api_port, "/health/ready"),

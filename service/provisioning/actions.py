@@ -12,11 +12,9 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.customers.domain import ActivityStatus, CustomerType
-from service.db.models import CustomerRecord
+from service.customers.domain import CustomerType
 from service.ledger.domain import AccountNotFound
 from service.ledger.repository import freeze_deposit_account, open_deposit_account
 from service.provisioning.directory import CustomerDirectory, DirectoryError
@@ -24,7 +22,7 @@ from service.provisioning.plan import Step, StepStatus
 from service.provisioning.welcome_email import compose_welcome_email, new_temporary_password, send_email
 from service.worker_context import WorkerResources
 
-__all__ = ["ACTIONS", "Action", "ActionContext", "Outcome"]
+__all__ = ["ACTIONS", "Action", "ActionContext", "CustomerSnapshot", "Outcome"]
 
 
 @dataclass(frozen=True)
@@ -44,13 +42,26 @@ class Outcome:
 
 
 @dataclass(frozen=True)
-class ActionContext:
-    resources: WorkerResources
-    customer_id: uuid.UUID
+class CustomerSnapshot:
+    """The customer as the runner read it under the row lock, just before claiming the step."""
+
+    id: uuid.UUID
     email: str
     customer_type: CustomerType
+    suspended: bool
+    keycloak_user_id: str | None
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    resources: WorkerResources
+    customer: CustomerSnapshot
     # the runner's transaction, for actions run in it; None for the others
     session: AsyncSession | None = None
+
+    @property
+    def customer_id(self) -> uuid.UUID:
+        return self.customer.id
 
     @property
     def directory(self) -> CustomerDirectory:
@@ -62,13 +73,6 @@ class ActionContext:
         assert self.session is not None, "a ledger action runs in the runner's transaction"
         return self.session
 
-    async def suspended(self) -> bool:
-        """Read now, not at the job's start: a suspension may have been committed meanwhile."""
-        async with self.resources.sessions() as session:
-            status = await session.scalar(select(CustomerRecord.activity_status)
-                                          .where(CustomerRecord.id == self.customer_id))
-        return status == ActivityStatus.SUSPENDED.value
-
 
 @dataclass(frozen=True)
 class Action:
@@ -77,26 +81,24 @@ class Action:
 
 
 async def _keycloak_user(step: ActionContext) -> Outcome:
-    if await step.suspended():
+    # a suspension committed while the user is being made is seen when the step is recorded, under the
+    # customer's lock, and the runner then disables the login (``Outcome.disable_login``)
+    if step.customer.suspended:
         return Outcome.skipped()
-    login = await step.directory.ensure_login(str(step.customer_id), step.email)
-    if await step.suspended():
-        # suspended while the user was being made: the disable step may have found no user to disable
-        await step.directory.disable_login(str(step.customer_id))
+    login = await step.directory.ensure_login(str(step.customer_id), step.customer.email)
     return Outcome.done(login.user_id, keycloak_user_id=login.user_id)
 
 
 async def _welcome_email(step: ActionContext) -> Outcome:
-    async with step.resources.sessions() as session:
-        customer = await session.get(CustomerRecord, step.customer_id)
-    if customer is None or customer.activity_status == ActivityStatus.SUSPENDED.value:
+    if step.customer.suspended:
         return Outcome.skipped()  # no credentials for a customer who may not log in
-    if not customer.keycloak_user_id:
+    if not step.customer.keycloak_user_id:
         raise RuntimeError("the customer's Keycloak user is not made yet")
     password = new_temporary_password()
-    await step.directory.set_temporary_password(customer.keycloak_user_id, password)
+    await step.directory.set_temporary_password(step.customer.keycloak_user_id, password)
     settings = step.resources.settings
-    message = compose_welcome_email(sender=settings.smtp_sender, to=step.email, username=step.email,
+    email = step.customer.email
+    message = compose_welcome_email(sender=settings.smtp_sender, to=email, username=email,
                                     password=password, portal_url=settings.portal_url)
     await send_email(settings, message)
     return Outcome.done(str(message["Message-ID"]))
@@ -106,9 +108,8 @@ async def _deposit_account(step: ActionContext) -> Outcome:
     # in the runner's transaction, under the customer's lock: a suspension is either before (the account
     # opens frozen) or after (and the freeze step finds the account)
     session = step.in_transaction()
-    account = await open_deposit_account(session, step.customer_id, step.customer_type)
-    status = await session.scalar(select(CustomerRecord.activity_status).where(CustomerRecord.id == step.customer_id))
-    if status == ActivityStatus.SUSPENDED.value:
+    account = await open_deposit_account(session, step.customer_id, step.customer.customer_type, recent=0)
+    if step.customer.suspended:
         await freeze_deposit_account(session, step.customer_id)
     return Outcome.done(str(account.id))
 

@@ -23,7 +23,7 @@ from service.customers.domain import CustomerType
 from service.customers.repository import customer_state, store_state
 from service.db.models import CustomerRecord, OutboxRecord
 from service.outbox import read_event
-from service.provisioning.actions import ACTIONS, ActionContext, Outcome
+from service.provisioning.actions import ACTIONS, ActionContext, CustomerSnapshot, Outcome
 from service.provisioning.plan import (
     ACTIVATION_STEPS,
     Step,
@@ -33,7 +33,7 @@ from service.provisioning.plan import (
     steps_for,
     unfinished,
 )
-from service.provisioning.steps import claim, end_step, fail_attempt, step_states, want
+from service.provisioning.steps import claim, end_step, fail_attempt, reopen, step_states, want
 from service.worker_context import WorkerResources
 
 __all__ = ["ProvisioningRun", "StepsBusy", "StepsFailed", "provision"]
@@ -49,11 +49,9 @@ class StepsBusy(Exception):
     """Some of the customer's steps are being run by another runner; look again later."""
 
 
-@dataclass(frozen=True)
-class _Subject:
-    customer_id: uuid.UUID
-    email: str
-    customer_type: CustomerType
+def _snapshot(customer: CustomerRecord) -> CustomerSnapshot:
+    return CustomerSnapshot(id=customer.id, email=customer.email, customer_type=CustomerType(customer.customer_type),
+                            suspended=customer_state(customer).suspended, keycloak_user_id=customer.keycloak_user_id)
 
 
 @dataclass
@@ -111,57 +109,77 @@ async def provision(resources: WorkerResources, *, outbox_id: int | None = None,
         claimed = await claim(session, customer.id, now=now, until=lease)
         states = await step_states(session, customer.id)
         run.held_elsewhere = sum(1 for step, status in states.items() if unfinished(status) and step not in claimed)
-        subject = _Subject(customer.id, customer.email, CustomerType(customer.customer_type))
+        snapshot = _snapshot(customer)
     if run.events_handled:
-        log.info("outbox.handled", customer_id=str(subject.customer_id), events=run.events_handled)
+        log.info("outbox.handled", customer_id=str(snapshot.id), events=run.events_handled)
 
-    round_ = claimed
+    round_ = [(step, snapshot) for step in claimed]
     while round_:
-        results = await asyncio.gather(*(_run_step(resources, subject, step, run, lease, final) for step in round_))
+        results = await asyncio.gather(*(_run_step(resources, seen, step, run, lease, final) for step, seen in round_))
         round_ = [follow_up for claimed_next in results for follow_up in claimed_next]
     if run.failed:
         raise StepsFailed(", ".join(f"{step}: {error}" for step, error in run.failed.items()))
     if run.held_elsewhere:
-        raise StepsBusy(f"{run.held_elsewhere} step(s) of customer {subject.customer_id} held by another runner")
+        raise StepsBusy(f"{run.held_elsewhere} step(s) of customer {snapshot.id} held by another runner")
     return run
 
 
-async def _run_step(resources: WorkerResources, subject: _Subject, step: Step, run: ProvisioningRun,
-                    lease: datetime, final: bool) -> list[Step]:
+async def _run_step(resources: WorkerResources, seen: CustomerSnapshot, step: Step, run: ProvisioningRun,
+                    lease: datetime, final: bool) -> list[tuple[Step, CustomerSnapshot]]:
     """Run one claimed step and record how it ended; the follow-ups it claimed."""
     action = ACTIONS[step]
-    context = ActionContext(resources, subject.customer_id, subject.email, subject.customer_type)
     try:
         if action.in_transaction:
             async with resources.sessions.begin() as session:
-                customer = await _locked_customer(session, subject.customer_id)
-                outcome = await action.run(ActionContext(resources, subject.customer_id, subject.email,
-                                                         subject.customer_type, session))
-                claimed, activated = await _record(session, customer, step, outcome, lease)
+                customer = await _locked_customer(session, seen.id)
+                if customer is None:
+                    raise LookupError("the customer is gone")
+                outcome = await action.run(ActionContext(resources, _snapshot(customer), session))
+                ended = await _record(session, customer, step, outcome, lease)
         else:
-            outcome = await action.run(context)
+            outcome = await action.run(ActionContext(resources, seen))
             async with resources.sessions.begin() as session:
-                customer = await _locked_customer(session, subject.customer_id)
-                claimed, activated = await _record(session, customer, step, outcome, lease)
+                customer = await _locked_customer(session, seen.id)
+                if customer is None:
+                    raise LookupError("the customer is gone")
+                ended = await _record(session, customer, step, outcome, lease)
+        if ended.disable_login and outcome.keycloak_user_id is not None:
+            await _disable_made_login(resources, seen, run)
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         async with resources.sessions.begin() as session:
-            await fail_attempt(session, subject.customer_id, step, error, final=final)
+            await fail_attempt(session, seen.id, step, error, final=final)
         run.failed[step.value] = error
-        log.warning("provisioning.step_failed", customer_id=str(subject.customer_id), step=step.value, final=final,
+        log.warning("provisioning.step_failed", customer_id=str(seen.id), step=step.value, final=final,
                     error=type(exc).__name__)
         return []
     run.ended[step.value] = outcome.status.value
-    log.info("provisioning.step_done", customer_id=str(subject.customer_id), step=step.value,
-             status=outcome.status.value, activated=activated)
-    return claimed
+    log.info("provisioning.step_done", customer_id=str(seen.id), step=step.value, status=outcome.status.value,
+             activated=ended.activated)
+    return [(follow_up, ended.snapshot) for follow_up in ended.claimed]
 
 
-async def _record(session: AsyncSession, customer: CustomerRecord | None, step: Step, outcome: Outcome,
-                  lease: datetime) -> tuple[list[Step], bool]:
+async def _disable_made_login(resources: WorkerResources, seen: CustomerSnapshot, run: ProvisioningRun) -> None:
+    """Suspended while the user was being made: the disable step may have found no user to disable."""
+    try:
+        await ActionContext(resources, seen).directory.disable_login(str(seen.id))
+    except Exception as exc:
+        async with resources.sessions.begin() as session:
+            await reopen(session, seen.id, Step.KEYCLOAK_DISABLED)  # the retry disables it
+        run.failed[Step.KEYCLOAK_DISABLED.value] = f"{type(exc).__name__}: {exc}"
+
+
+@dataclass(frozen=True)
+class _Ended:
+    claimed: list[Step]
+    snapshot: CustomerSnapshot
+    activated: bool
+    disable_login: bool
+
+
+async def _record(session: AsyncSession, customer: CustomerRecord, step: Step, outcome: Outcome,
+                  lease: datetime) -> _Ended:
     """Record the step's end, want and claim its follow-ups, activate when the plan is complete."""
-    if customer is None:
-        raise LookupError("the customer is gone")
     await end_step(session, customer.id, step, outcome.status, outcome.external_ref)
     if outcome.keycloak_user_id is not None:
         customer.keycloak_user_id = outcome.keycloak_user_id
@@ -177,4 +195,5 @@ async def _record(session: AsyncSession, customer: CustomerRecord | None, step: 
         if after != before:
             store_state(customer, after)
             activated = True
-    return claimed, activated
+    snapshot = _snapshot(customer)
+    return _Ended(claimed, snapshot, activated, disable_login=snapshot.suspended)

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.db.models import ProvisioningStepRecord
 from service.provisioning.plan import Step, StepStatus
 
-__all__ = ["claim", "end_step", "fail_attempt", "step_states", "want"]
+__all__ = ["claim", "end_step", "fail_attempt", "reopen", "step_states", "want"]
 
 _UNFINISHED = (StepStatus.PENDING.value, StepStatus.FAILED.value)
 
@@ -27,6 +27,15 @@ async def want(session: AsyncSession, customer_id: uuid.UUID, steps: Iterable[St
     rows = [{"customer_id": customer_id, "step": step.value} for step in steps]
     if rows:
         await session.execute(insert(ProvisioningStepRecord).values(rows).on_conflict_do_nothing())
+
+
+async def reopen(session: AsyncSession, customer_id: uuid.UUID, step: Step) -> None:
+    """Want the step again, even when it was done: what it did has been undone since."""
+    await session.execute(
+        insert(ProvisioningStepRecord).values(customer_id=customer_id, step=step.value)
+        .on_conflict_do_update(index_elements=[ProvisioningStepRecord.customer_id, ProvisioningStepRecord.step],
+                               set_={"status": StepStatus.PENDING.value})
+    )
 
 
 async def claim(session: AsyncSession, customer_id: uuid.UUID, *, now: datetime, until: datetime,
