@@ -438,13 +438,19 @@ async def measure(args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
                 at_rest: list[Customer] = []
                 for _ in range(args.at_rest):  # one at a time: the pipeline's own latency, no queueing
                     at_rest += (await onboarding.provision(1, "one at a time", 30.0, 0.02)).customers
+                # the worker has nothing to do while customers are only created: its idle cost (polling the
+                # queue, sweeps, the relay's wake-ups), which a long run on a loaded machine adds to
+                idle = CpuMeter({"worker": worker.pid}, None)
+                idle.start()
                 baseline = await onboarding.create_only(args.baseline, args.phase_time_limit)
-                jobs_before = await jobs_done(database_url)
+                idle.stop()
+                counted = backend == "postgres"  # SAQ keeps finished jobs in a table only on PostgreSQL
+                jobs_before = await jobs_done(database_url) if counted else {}
                 meter.start()
                 run = await onboarding.provision(args.customers, "provisioning", args.phase_time_limit,
                                                  args.poll_seconds)
                 meter.stop()
-                jobs_after = await jobs_done(database_url)
+                jobs_after = await jobs_done(database_url) if counted else {}
             finally:
                 onboarding.close()
             api.check_running()
@@ -491,12 +497,16 @@ async def measure(args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
         "stages_after_green": stages,
         "sumsub_fake_webhooks": sending,
         "jobs_done_during_provisioning": jobs,
-        "jobs_per_customer": round(sum(jobs.values()) / active, 1) if active else None,
-        "jobs_per_second": round(sum(jobs.values()) / run.seconds, 1) if run.seconds else None,
+        "jobs_per_customer": round(sum(jobs.values()) / active, 1) if active and jobs else None,
+        "jobs_per_second": round(sum(jobs.values()) / run.seconds, 1) if run.seconds and jobs else None,
         "cpu_cores_busy_during_provisioning": {name: round(used / run.seconds, 2) for name, used in meter.used.items()}
         if run.seconds else {},
         "cpu_ms_per_customer": {name: round(used * 1000 / active, 1) for name, used in meter.used.items()}
         if active else {},
+        "worker_idle_cores": round(idle.used.get("worker", 0.0) / baseline.seconds, 3) if baseline.seconds else None,
+        "worker_cpu_ms_per_customer_idle_excluded": round(
+            (meter.used.get("worker", 0.0) - idle.used.get("worker", 0.0) / baseline.seconds * run.seconds)
+            * 1000 / active, 1) if active and baseline.seconds else None,
         "wall_seconds": round(time.monotonic() - began, 1),
     }
 
@@ -530,14 +540,21 @@ def report(results: dict[str, Any], path: Path) -> str:
                      f"at most {sending['one_at_a_time_ceiling_customers_per_second']:.0f} customers/s arrive")
     jobs = ", ".join(f"{n} {kind}" for kind, n in sorted(results["jobs_done_during_provisioning"].items(),
                                                          key=lambda item: -item[1]))
-    lines.append(f"  worker jobs             {results['jobs_per_second']}/s, {results['jobs_per_customer']} per "
-                 f"customer ({jobs})")
+    if results["jobs_per_customer"] is None:
+        lines.append("  worker jobs             not counted (SAQ keeps finished jobs in a table only on PostgreSQL)")
+    else:
+        lines.append(f"  worker jobs             {results['jobs_per_second']}/s, {results['jobs_per_customer']} per "
+                     f"customer ({jobs})")
     if cpu:
         lines.append("  CPU, cores busy         " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items())
                      + f" (of {results['machine']['cpus']})")
         lines.append("  CPU ms per customer     " + ", ".join(f"{k} {v:.0f}" for k, v in per_customer.items())
                      + f" (at {results['aim_customers_per_second']:g}/s, {results['machine']['cpus']} cores allow "
                      f"{1000 * results['machine']['cpus'] / results['aim_customers_per_second']:.0f} in all)")
+    if results.get("worker_cpu_ms_per_customer_idle_excluded") is not None:
+        busy = results["worker_cpu_ms_per_customer_idle_excluded"]
+        lines.append(f"  worker CPU per customer {busy:.0f} ms with its idle cost "
+                     f"({results['worker_idle_cores']:.3f} cores while no job runs) taken out")
     lines.append(f"  failed requests         {p['failed']} provisioning, {b['failed']} creation; "
                  f"provisioning step retries {p['step_retries']}")
     for failure in p["failures"] + b["failures"]:

@@ -8,6 +8,8 @@ reads them with :func:`read_event`.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.db.models import OutboxRecord
 from service.events import EVENT_TYPES, CustomerEvent
 
-__all__ = ["read_event", "write_event"]
+__all__ = ["parse_event", "read_event", "write_event"]
 
 
 def write_event(session: AsyncSession, event: CustomerEvent) -> None:
@@ -25,5 +27,10 @@ def write_event(session: AsyncSession, event: CustomerEvent) -> None:
 
 def read_event(record: OutboxRecord) -> CustomerEvent | None:
     """The typed event of an outbox row; None for a type this service does not know (left alone)."""
-    kind = EVENT_TYPES.get(record.event_type)
-    return msgspec.convert(record.payload, kind) if kind is not None else None
+    return parse_event(record.event_type, record.payload)
+
+
+def parse_event(event_type: str, payload: Mapping[str, Any]) -> CustomerEvent | None:
+    """The typed event of an outbox row's type and payload (as read by a statement of one's own)."""
+    kind = EVENT_TYPES.get(event_type)
+    return msgspec.convert(payload, kind) if kind is not None else None

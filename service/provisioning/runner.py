@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
 from service.customers.domain import CustomerType
 from service.customers.repository import customer_state, store_state
 from service.db.models import CustomerRecord, OutboxRecord
-from service.outbox import read_event
+from service.outbox import parse_event
 from service.provisioning.actions import ACTIONS, ActionContext, CustomerSnapshot, Outcome
 from service.provisioning.plan import (
     ACTIVATION_STEPS,
@@ -70,17 +70,20 @@ async def _locked_customer(session: AsyncSession, customer_id: uuid.UUID) -> Cus
 
 async def _handle_events(session: AsyncSession, customer_id: uuid.UUID, up_to: int, now: datetime) -> int:
     """Want the steps of this event and of every earlier unhandled one of the customer, in order."""
-    pending = (await session.scalars(
-        select(OutboxRecord)
+    handled = (await session.execute(
+        update(OutboxRecord)
         .where(OutboxRecord.customer_id == customer_id, OutboxRecord.id <= up_to, OutboxRecord.handled_at.is_(None))
-        .order_by(OutboxRecord.id)
+        .values(handled_at=now)
+        .returning(OutboxRecord.id, OutboxRecord.event_type, OutboxRecord.payload)
+        .execution_options(synchronize_session=False)
     )).all()
-    for record in pending:
-        event = read_event(record)
+    wanted: list[Step] = []
+    for _, event_type, payload in sorted(handled):
+        event = parse_event(event_type, payload)
         if event is not None:
-            await want(session, customer_id, steps_for(event))
-        record.handled_at = now
-    return len(pending)
+            wanted += [step for step in steps_for(event) if step not in wanted]
+    await want(session, customer_id, wanted)
+    return len(handled)
 
 
 async def provision(resources: WorkerResources, *, outbox_id: int | None = None,
