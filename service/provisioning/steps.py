@@ -55,6 +55,7 @@ async def claim(session: AsyncSession, customer_id: uuid.UUID, *, now: datetime,
         update(ProvisioningStepRecord).where(and_(*conditions))
         .values(claimed_until=until, updated_at=ProvisioningStepRecord.updated_at)  # a claim is not progress
         .returning(ProvisioningStepRecord.step)
+        .execution_options(synchronize_session=False)
     )
     return sorted(Step(step) for step in claimed)
 
@@ -67,6 +68,7 @@ async def end_step(session: AsyncSession, customer_id: uuid.UUID, step: Step, st
         .where(ProvisioningStepRecord.customer_id == customer_id, ProvisioningStepRecord.step == step.value)
         .values(status=status.value, last_error=None, attempts=ProvisioningStepRecord.attempts + 1,
                 external_ref=external_ref, claimed_until=None)
+        .execution_options(synchronize_session=False)  # no step is loaded as an object here
     )
 
 
@@ -82,6 +84,7 @@ async def fail_attempt(session: AsyncSession, customer_id: uuid.UUID, step: Step
         )
         .values(attempts=ProvisioningStepRecord.attempts + 1, last_error=error[:2000], claimed_until=None,
                 status=(StepStatus.FAILED if final else StepStatus.PENDING).value)
+        .execution_options(synchronize_session=False)
     )
 
 
