@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,7 @@ from service.kyc.jobs import enqueue_callbacks
 from service.provisioning.jobs import enqueue_outbox_events
 from service.settings import Settings
 
-__all__ = ["FEEDS", "Feed", "Relay"]
+__all__ = ["FEEDS", "Feed", "Relay", "by_owner"]
 
 log = structlog.get_logger(__name__)
 
@@ -55,6 +55,14 @@ FEEDS = (
 )
 
 
+def by_owner(rows: Iterable[Sequence[Any]]) -> list[list[int]]:
+    """``(id, *owner)`` rows as one list of ids per owner, in order of each owner's first row."""
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row[1:]), []).append(int(row[0]))
+    return list(groups.values())
+
+
 class Relay:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], queue: Queue, settings: Settings,
                  database_url: str, feeds: tuple[Feed, ...] = FEEDS) -> None:
@@ -74,10 +82,7 @@ class Relay:
                 .limit(BATCH).with_for_update(skip_locked=True)
             )).all()
             ids = [row[0] for row in rows]
-            by_owner: dict[tuple[Any, ...], list[int]] = {}
-            for row in rows:
-                by_owner.setdefault(tuple(row[1:]), []).append(row[0])
-            for owned in by_owner.values():
+            for owned in by_owner(rows):
                 # enqueued before the commit: a failed commit relays again, and the job key dedupes
                 await feed.enqueue(self._queue, self._settings, owned)
             if ids:

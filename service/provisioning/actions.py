@@ -82,7 +82,7 @@ class Action:
 
 async def _keycloak_user(step: ActionContext) -> Outcome:
     # a suspension committed while the user is being made is seen when the step is recorded, under the
-    # customer's lock, and the runner then disables the login (``Outcome.disable_login``)
+    # customer's lock, and the runner then disables the login
     if step.customer.suspended:
         return Outcome.skipped()
     login = await step.directory.ensure_login(str(step.customer_id), step.customer.email)
