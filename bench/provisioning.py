@@ -1,6 +1,8 @@
 """Customers carried from creation to active per second, by one API process and one worker.
 
-    .venv/bin/python -m bench.provisioning [--customers 200] [--concurrency 16]
+    .venv/bin/python -m bench.provisioning [--customers 200] [--concurrency 16] [--profile-worker OUT.prof]
+
+The queue is the Postgres queue on the scratch database, or Redis with ``QUEUE_URL=redis://…``.
 
 The fakes (Sumsub, Keycloak, SMTP) run on real sockets in this process, on a scratch database;
 ``python -m service api`` and ``python -m service worker`` run as processes of their own. Each
@@ -36,7 +38,7 @@ from bench.processes import ManagedProcess, base_environment, cpu_seconds, free_
 from bench.reporting import machine, milliseconds, percentile, run_benchmark
 from service.db.engine import libpq_url
 from service.logging import configure_logging
-from service.queue import create_queue
+from service.queue import create_queue, queue_backend
 from sim.sandbox import DEFAULT_PORTS, Sandbox
 from tests.support.databases import scratch_database
 
@@ -284,10 +286,10 @@ STAGES = [
     ("webhook delivered, stored in the inbox", "green", "stored"),
     ("callback job queued and run", "stored", "processed"),
     ("outbox event relayed to the queue", "processed", "relayed"),
-    ("event job queued and run", "relayed", "handled"),
-    ("Keycloak user job queued, user created", "handled", "keycloak_user"),
-    ("welcome email job queued, email sent", "keycloak_user", "welcome_email"),
-    ("(in parallel) deposit account opened", "handled", "deposit_account"),
+    ("provisioning job queued, event handled", "relayed", "handled"),
+    ("Keycloak user created", "handled", "keycloak_user"),
+    ("then the welcome email sent", "keycloak_user", "welcome_email"),
+    ("(side by side) deposit account opened", "handled", "deposit_account"),
     ("activated, after the last of the three", "last_step", "active"),
 ]
 
@@ -417,8 +419,12 @@ async def measure(args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
         environment = {**base_environment(log_dir), **sandbox.service_environment(),
                        "HOST": "127.0.0.1", "PORT": str(api_port), "LOG_LEVEL": "WARNING"}
         print("starting the API and the worker ...", file=sys.stderr, flush=True)
+        backend = queue_backend(sandbox.settings) if sandbox.settings is not None else "postgres"
+        worker_args = ["-m", "service", "worker"]
+        if args.profile_worker:  # its CPU profile is written when the worker stops
+            worker_args = ["-m", "bench.profiled", args.profile_worker, "worker"]
         async with (managed_process("service-api", ["-m", "service", "api"], environment, log_dir) as api,
-                    managed_process("service-worker", ["-m", "service", "worker"], environment, log_dir) as worker):
+                    managed_process("service-worker", worker_args, environment, log_dir) as worker):
             await asyncio.gather(api.wait_ready(api_port, "/health/ready"),
                                  wait_for_worker(sandbox, database_url, worker))
             onboarding = Onboarding(sandbox, api_port, await sandbox.operator_token(), args.concurrency)
@@ -432,13 +438,19 @@ async def measure(args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
                 at_rest: list[Customer] = []
                 for _ in range(args.at_rest):  # one at a time: the pipeline's own latency, no queueing
                     at_rest += (await onboarding.provision(1, "one at a time", 30.0, 0.02)).customers
+                # the worker has nothing to do while customers are only created: its idle cost (polling the
+                # queue, sweeps, the relay's wake-ups), which a long run on a loaded machine adds to
+                idle = CpuMeter({"worker": worker.pid}, None)
+                idle.start()
                 baseline = await onboarding.create_only(args.baseline, args.phase_time_limit)
-                jobs_before = await jobs_done(database_url)
+                idle.stop()
+                counted = backend == "postgres"  # SAQ keeps finished jobs in a table only on PostgreSQL
+                jobs_before = await jobs_done(database_url) if counted else {}
                 meter.start()
                 run = await onboarding.provision(args.customers, "provisioning", args.phase_time_limit,
                                                  args.poll_seconds)
                 meter.stop()
-                jobs_after = await jobs_done(database_url)
+                jobs_after = await jobs_done(database_url) if counted else {}
             finally:
                 onboarding.close()
             api.check_running()
@@ -460,6 +472,7 @@ async def measure(args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
     return {
         "benchmark": NAME,
         "machine": facts,
+        "queue_backend": backend,
         "settings": {"customers": args.customers, "concurrency": args.concurrency, "baseline_customers": args.baseline,
                      "warmup_customers": args.warmup, "one_at_a_time_customers": args.at_rest,
                      "poll_seconds": args.poll_seconds, "phase_time_limit_seconds": args.phase_time_limit},
@@ -484,12 +497,16 @@ async def measure(args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
         "stages_after_green": stages,
         "sumsub_fake_webhooks": sending,
         "jobs_done_during_provisioning": jobs,
-        "jobs_per_customer": round(sum(jobs.values()) / active, 1) if active else None,
-        "jobs_per_second": round(sum(jobs.values()) / run.seconds, 1) if run.seconds else None,
+        "jobs_per_customer": round(sum(jobs.values()) / active, 1) if active and jobs else None,
+        "jobs_per_second": round(sum(jobs.values()) / run.seconds, 1) if run.seconds and jobs else None,
         "cpu_cores_busy_during_provisioning": {name: round(used / run.seconds, 2) for name, used in meter.used.items()}
         if run.seconds else {},
         "cpu_ms_per_customer": {name: round(used * 1000 / active, 1) for name, used in meter.used.items()}
         if active else {},
+        "worker_idle_cores": round(idle.used.get("worker", 0.0) / baseline.seconds, 3) if baseline.seconds else None,
+        "worker_cpu_ms_per_customer_idle_excluded": round(
+            (meter.used.get("worker", 0.0) - idle.used.get("worker", 0.0) / baseline.seconds * run.seconds)
+            * 1000 / active, 1) if active and baseline.seconds else None,
         "wall_seconds": round(time.monotonic() - began, 1),
     }
 
@@ -501,7 +518,7 @@ def report(results: dict[str, Any], path: Path) -> str:
     steady = f"{p['steady_customers_per_second']:.1f}/s" if p["steady_customers_per_second"] else "n/a"
     lines = [
         f"Provisioning: create -> KYC link -> GREEN -> active, {s['concurrency']} customers in flight; "
-        f"one API process, one worker, the fakes in this process",
+        f"one API process, one worker, the fakes in this process; queue on {results.get('queue_backend', 'postgres')}",
         f"  provisioned             {p['customers_active']}/{p['customers_requested']} active in {p['seconds']:.1f}s: "
         f"{p['customers_per_second']:.1f} customers/s end to end, {steady} once the pipeline is full "
         f"(aim {results['aim_customers_per_second']:g}/s)",
@@ -523,14 +540,21 @@ def report(results: dict[str, Any], path: Path) -> str:
                      f"at most {sending['one_at_a_time_ceiling_customers_per_second']:.0f} customers/s arrive")
     jobs = ", ".join(f"{n} {kind}" for kind, n in sorted(results["jobs_done_during_provisioning"].items(),
                                                          key=lambda item: -item[1]))
-    lines.append(f"  worker jobs             {results['jobs_per_second']}/s, {results['jobs_per_customer']} per "
-                 f"customer ({jobs})")
+    if results["jobs_per_customer"] is None:
+        lines.append("  worker jobs             not counted (SAQ keeps finished jobs in a table only on PostgreSQL)")
+    else:
+        lines.append(f"  worker jobs             {results['jobs_per_second']}/s, {results['jobs_per_customer']} per "
+                     f"customer ({jobs})")
     if cpu:
         lines.append("  CPU, cores busy         " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items())
                      + f" (of {results['machine']['cpus']})")
         lines.append("  CPU ms per customer     " + ", ".join(f"{k} {v:.0f}" for k, v in per_customer.items())
                      + f" (at {results['aim_customers_per_second']:g}/s, {results['machine']['cpus']} cores allow "
                      f"{1000 * results['machine']['cpus'] / results['aim_customers_per_second']:.0f} in all)")
+    if results.get("worker_cpu_ms_per_customer_idle_excluded") is not None:
+        busy = results["worker_cpu_ms_per_customer_idle_excluded"]
+        lines.append(f"  worker CPU per customer {busy:.0f} ms with its idle cost "
+                     f"({results['worker_idle_cores']:.3f} cores while no job runs) taken out")
     lines.append(f"  failed requests         {p['failed']} provisioning, {b['failed']} creation; "
                  f"provisioning step retries {p['step_retries']}")
     for failure in p["failures"] + b["failures"]:
@@ -550,7 +574,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll-seconds", type=float, default=0.25,
                         help="the list of active customers is polled this often (default 0.25)")
     parser.add_argument("--phase-time-limit", type=float, default=45.0, help="seconds a phase may take")
+    parser.add_argument("--profile-worker", metavar="OUT.prof",
+                        help="run the worker under cProfile, its profile written here (slows the worker)")
     args = parser.parse_args(argv)
+    if args.profile_worker:
+        args.profile_worker = str(Path(args.profile_worker).resolve())  # the worker runs in the project root
 
     return run_benchmark(NAME, lambda log_dir: measure(args, log_dir), report)
 

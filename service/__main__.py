@@ -57,7 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "worker":
         from service.worker import run_worker
 
-        asyncio.run(run_worker(settings))
+        try:
+            import uvloop
+        except ImportError:  # not built for this platform: the standard loop does the same, slower
+            asyncio.run(run_worker(settings))
+        else:
+            uvloop.run(run_worker(settings))
         return 0
 
     import uvicorn

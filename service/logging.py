@@ -12,6 +12,7 @@ import logging
 import sys
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,7 +64,7 @@ class _SaqJobErrors(logging.Filter):
         return not (isinstance(record.msg, str) and record.msg.startswith("Error processing job"))
 
 
-def log_job_outcome(context: dict[str, Any]) -> None:
+def log_job_outcome(context: Mapping[str, Any]) -> None:
     """After each job attempt: nothing when it succeeded, one line when it will be retried, and the
     traceback once, when it has failed for good."""
     job = context.get("job")

@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.auth.guards import NotAdmitted, current_customer, requires_customer
 from service.auth.tokens import VerifiedToken
-from service.customers.domain import ActivityStatus
+from service.customers.repository import customer_state
 from service.customers.schemas import CustomerView
 from service.customers.views import customer_view
-from service.db.models import CustomerRecord, ProvisioningStepRecord
+from service.db.models import CustomerRecord
 from service.dependencies import Sessions
 from service.ledger.domain import AccountNotFound
 from service.ledger.repository import deposit_account
@@ -23,7 +23,6 @@ from service.ledger.schemas import DepositAccountView
 from service.ledger.views import deposit_account_view
 from service.openapi import CUSTOMER, problems
 from service.problems import Problem
-from service.provisioning.steps import Step
 
 __all__ = ["PortalMe", "customer_of_login", "portal_me"]
 
@@ -39,14 +38,11 @@ async def customer_of_login(sessions: async_sessionmaker[AsyncSession], login: V
     async with sessions() as session:
         # the customer's Keycloak user id is recorded when provisioning makes the user
         customer = (await session.execute(
-            select(CustomerRecord.id, CustomerRecord.activity_status)
-            .join(ProvisioningStepRecord, ProvisioningStepRecord.customer_id == CustomerRecord.id)
-            .where(ProvisioningStepRecord.step == Step.KEYCLOAK_USER.value,
-                   ProvisioningStepRecord.external_ref == login.subject)
-        )).first()
+            select(CustomerRecord).where(CustomerRecord.keycloak_user_id == login.subject)
+        )).scalar_one_or_none()
     if customer is None:
         raise NotAdmitted("not_a_customer", "this login belongs to no customer")
-    if customer.activity_status == ActivityStatus.SUSPENDED.value:
+    if customer_state(customer).suspended:
         raise NotAdmitted("customer_suspended", "this customer is suspended")
     return customer.id
 

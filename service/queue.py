@@ -1,16 +1,24 @@
-"""The SAQ queue: on the service's PostgreSQL by default, on Redis when QUEUE_URL says so."""
+"""The SAQ queue: on the service's PostgreSQL by default, on Redis when QUEUE_URL says so.
+
+Jobs are enqueued by a reference to their function (:func:`enqueue`), never by a name spelled
+as a string, so an enqueue can be followed to the code it runs; SAQ registers a worker's
+functions under the same name.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from saq import Queue
+from saq import Job, Queue
 from saq.queue.postgres import PostgresQueue
 
 from service.db.engine import libpq_url
 from service.settings import Settings
 
-__all__ = ["create_queue", "job_options", "queue_backend"]
+__all__ = ["JobFunction", "create_queue", "enqueue", "job_name", "job_options", "queue_backend"]
+
+JobFunction = Callable[..., Awaitable[Any]]
 
 
 def queue_backend(settings: Settings) -> str:
@@ -36,3 +44,15 @@ def job_options(settings: Settings) -> dict[str, Any]:
     defaults are 10 s and a single attempt)."""
     return {"timeout": settings.job_timeout_seconds, "retries": settings.job_max_attempts,
             "retry_delay": settings.job_backoff_base_seconds, "retry_backoff": settings.job_backoff_max_seconds}
+
+
+def job_name(function: JobFunction) -> str:
+    """The name SAQ's worker registers ``function`` under."""
+    return function.__qualname__
+
+
+async def enqueue(queue: Queue, settings: Settings, function: JobFunction, *, key: str,
+                  **arguments: Any) -> Job | None:
+    """Enqueue ``function(**arguments)`` under ``key`` (a second enqueue of a queued key is a no-op),
+    run as :func:`job_options` says."""
+    return await queue.enqueue(job_name(function), key=key, **arguments, **job_options(settings))

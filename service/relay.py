@@ -1,19 +1,20 @@
 """Relays: committed rows become SAQ jobs, once each, promptly.
 
-Two tables feed the queue this way: the KYC inbox (each stored callback becomes a processing job)
-and the outbox (each event becomes a handling job). A trigger NOTIFYs the feed's channel on every
-insert; the relay LISTENs and wakes at once, and also polls, so a lost notification (a dropped
-connection) only delays. Rows are claimed with ``FOR UPDATE SKIP LOCKED``, so any number of relays
-(one per worker process) share the work, and each row's job is keyed by its id, so a row relayed
-twice after a crash is still one job. Keeping the enqueue out of the request is what lets the
-webhook answer after a single INSERT.
+Two tables feed the queue this way: the KYC inbox (stored callbacks become processing jobs) and
+the outbox (events become provisioning jobs). Rows of one customer relayed together become one
+job, keyed by the newest: the KYC fold and the provisioning run each take every earlier row of
+the customer too. A trigger NOTIFYs the feed's channel on every insert; the relay LISTENs and
+wakes at once, and also polls, so a lost notification (a dropped connection) only delays. Rows are
+claimed with ``FOR UPDATE SKIP LOCKED``, so any number of relays (one per worker process) share
+the work, and each job is keyed by a row id, so a row relayed twice after a crash is still one
+job. Keeping the enqueue out of the request is what lets the webhook answer after a single INSERT.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,11 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.db.engine import libpq_url
 from service.db.models import KycCallbackRecord, OutboxRecord
-from service.kyc.jobs import enqueue_callback
-from service.provisioning.jobs import enqueue_outbox_event
+from service.kyc.jobs import enqueue_callbacks
+from service.provisioning.jobs import enqueue_outbox_events
 from service.settings import Settings
 
-__all__ = ["FEEDS", "Feed", "Relay"]
+__all__ = ["FEEDS", "Feed", "Relay", "by_owner"]
 
 log = structlog.get_logger(__name__)
 
@@ -42,13 +43,24 @@ class Feed:
     channel: str
     table: Any  # a mapped class with an integer ``id``
     marker: Any  # its nullable timestamp column, set once the row's job is enqueued
-    enqueue: Callable[[Queue, Settings, int], Awaitable[None]]
+    owner: tuple[Any, ...]  # the columns saying whose row it is: the rows of one owner make one job
+    enqueue: Callable[[Queue, Settings, list[int]], Awaitable[None]]
 
 
 FEEDS = (
-    Feed("kyc-inbox", "kyc_callback_received", KycCallbackRecord, KycCallbackRecord.queued_at, enqueue_callback),
-    Feed("outbox", "outbox_written", OutboxRecord, OutboxRecord.relayed_at, enqueue_outbox_event),
+    Feed("kyc-inbox", "kyc_callback_received", KycCallbackRecord, KycCallbackRecord.queued_at,
+         (KycCallbackRecord.external_user_id, KycCallbackRecord.applicant_id), enqueue_callbacks),
+    Feed("outbox", "outbox_written", OutboxRecord, OutboxRecord.relayed_at, (OutboxRecord.customer_id,),
+         enqueue_outbox_events),
 )
+
+
+def by_owner(rows: Iterable[Sequence[Any]]) -> list[list[int]]:
+    """``(id, *owner)`` rows as one list of ids per owner, in order of each owner's first row."""
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row[1:]), []).append(int(row[0]))
+    return list(groups.values())
 
 
 class Relay:
@@ -65,13 +77,14 @@ class Relay:
     async def relay_once(self, feed: Feed) -> int:
         """Enqueue a batch of the feed's unrelayed rows, in id order; how many."""
         async with self._sessions.begin() as session:
-            ids = list((await session.scalars(
-                select(feed.table.id).where(feed.marker.is_(None)).order_by(feed.table.id)
+            rows = (await session.execute(
+                select(feed.table.id, *feed.owner).where(feed.marker.is_(None)).order_by(feed.table.id)
                 .limit(BATCH).with_for_update(skip_locked=True)
-            )).all())
-            for row_id in ids:
+            )).all()
+            ids = [row[0] for row in rows]
+            for owned in by_owner(rows):
                 # enqueued before the commit: a failed commit relays again, and the job key dedupes
-                await feed.enqueue(self._queue, self._settings, row_id)
+                await feed.enqueue(self._queue, self._settings, owned)
             if ids:
                 await session.execute(update(feed.table).where(feed.table.id.in_(ids))
                                       .values({feed.marker.key: func.now()}))

@@ -6,10 +6,11 @@ SAQ's defaults of 10 s and a single attempt.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import cast
 
 import structlog
 from saq import Queue, Worker
+from saq.types import Context
 
 from service.db.engine import create_engine, resolve_database_url, session_factory
 from service.kyc.jobs import kyc_cron_jobs, process_kyc_callback
@@ -19,13 +20,14 @@ from service.provisioning.jobs import PROVISIONING_JOBS, provisioning_cron_jobs
 from service.queue import create_queue
 from service.relay import Relay
 from service.settings import Settings
+from service.worker_context import WorkerContext, WorkerResources, resources
 
 __all__ = ["build_worker", "ping"]
 
 log = structlog.get_logger(__name__)
 
 
-async def ping(ctx: dict[str, Any], *, token: str) -> str:
+async def ping(ctx: Context, *, token: str) -> str:
     """A round trip through the queue: the sandbox and readiness tooling use it to see a worker is up."""
     return token
 
@@ -37,19 +39,25 @@ def build_worker(settings: Settings, database_url: str, *, concurrency: int | No
     queue: Queue = create_queue(settings, database_url)
     engine = create_engine(database_url, settings.database_pool_size)
 
-    async def startup(ctx: dict[str, Any]) -> None:
-        ctx["settings"] = settings
-        ctx["sessions"] = session_factory(engine)
+    relays: list[Relay] = []
+
+    async def startup(ctx: Context) -> None:
         # the context given here is shared by every job of this process; each job gets a copy of it
-        ctx["directory"] = CustomerDirectory(settings) if settings.keycloak_client_secret else None
-        ctx["relay"] = Relay(ctx["sessions"], queue, settings, database_url)
-        ctx["relay"].start()
+        worker = WorkerResources(
+            settings=settings, sessions=session_factory(engine), queue=queue,
+            directory=CustomerDirectory(settings) if settings.keycloak_client_secret else None)
+        cast(WorkerContext, ctx)["resources"] = worker
+        relay = Relay(worker.sessions, queue, settings, database_url)
+        relay.start()
+        relays.append(relay)
         log.info("worker.started", queue=queue.name)
 
-    async def shutdown(ctx: dict[str, Any]) -> None:
-        await ctx["relay"].stop()
-        if ctx.get("directory") is not None:
-            await ctx["directory"].aclose()
+    async def shutdown(ctx: Context) -> None:
+        while relays:
+            await relays.pop().stop()
+        directory = resources(ctx).directory
+        if directory is not None:
+            await directory.aclose()
         await engine.dispose()
 
     worker = Worker(
@@ -67,7 +75,7 @@ def build_worker(settings: Settings, database_url: str, *, concurrency: int | No
     return worker
 
 
-async def _after_process(ctx: dict[str, Any]) -> None:
+async def _after_process(ctx: Context) -> None:
     # a retry is one line, a final failure one line with its traceback (SAQ's own lines are filtered)
     log_job_outcome(ctx)
 

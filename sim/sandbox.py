@@ -33,6 +33,7 @@ import structlog
 from saq import Worker
 
 from service.app import create_app
+from service.clock import use_clock
 from service.db.embedded import start_embedded_postgres
 from service.db.engine import migrate
 from service.settings import Settings, load_settings
@@ -189,6 +190,9 @@ class Sandbox:
         )
         if not self._run_service:
             return  # the caller runs the service (in processes of its own) and calls attach_service
+        # the service in this process reads time from the sandbox's clock: backoff, re-drive and timers
+        # run on scenario time
+        use_clock(self.clock.now)
         service = await self._serve("service", create_app(self.settings, migrate_on_start=False))
         self.attach_service(service.url)
         self._worker = build_worker(self.settings, self.database_url, handle_signals=False)
@@ -253,6 +257,8 @@ class Sandbox:
                 await drop_database(server_url, name)
             except (OSError, asyncpg.PostgresError) as exc:  # the server went first: say what is left behind
                 log.warning("sandbox.database_left_behind", database=name, error=str(exc))
+        if self._run_service:
+            use_clock(None)
 
     # facts
     @property

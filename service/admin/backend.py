@@ -1,9 +1,8 @@
 """Everything the panel asks of the business, in one place: the very code the JSON API runs.
 
 The panel owns no rule. Each function here calls what the API's route for the same action calls
-(its handler's body, through ``handler.fn``, where the rules still live in the controller; the
-repositories otherwise), so an action behaves the same from curl and from the browser. When the
-controllers' logic moves into application services, these calls are re-pointed at them, here only.
+(its handler, through ``handler.fn``, which parses and calls the application service; or that service
+directly), so an action behaves the same from curl and from the browser.
 """
 
 from __future__ import annotations
@@ -18,10 +17,13 @@ from service.customers.controller import CustomerController
 from service.customers.domain import CustomerType, StatusFilter
 from service.customers.schemas import CustomerCreate, CustomerPage, CustomerView
 from service.kyc.controller import KycCallbackView, KycController, KycLink
+from service.kyc.domain import CallbackStatus
 from service.ledger import repository as ledger
-from service.ledger.controller import DepositAccountController, _active_customer
+from service.ledger import service as ledger_service
+from service.ledger.controller import DepositAccountController
 from service.ledger.domain import AccountNotFound, EntryKind
 from service.ledger.schemas import DepositAccountView
+from service.problems import Problem
 from service.settings import Settings
 
 __all__ = [
@@ -41,7 +43,7 @@ __all__ = [
 Sessions = async_sessionmaker[AsyncSession]
 # the callbacks an operator must look at: no customer of ours (orphan), or held back (failed: an
 # unreadable time, a review for a level this service does not use)
-ATTENTION_STATUSES = ("orphan", "failed")
+ATTENTION_STATUSES = (CallbackStatus.ORPHAN, CallbackStatus.FAILED)
 
 
 async def customers(sessions: Sessions, settings: Settings, *, status: StatusFilter | None, search: str | None,
@@ -99,11 +101,12 @@ async def deposit_account(sessions: Sessions, reference: str) -> DepositAccountV
 
 async def post_entry(sessions: Sessions, kind: EntryKind, reference: str, amount_cents: int) -> ledger.PostedEntry:
     """As ``POST /api/customers/{id}/deposits`` (or ``/withdrawals``): only an active customer's
-    account moves; ``InsufficientFunds`` or ``AccountFrozen`` with nothing written."""
-    record = ledger.record_deposit if kind is EntryKind.DEPOSIT else ledger.record_withdrawal
-    async with sessions.begin() as session:
-        holder = await _active_customer(session, reference)
-        return await record(session, holder.id, amount_cents, None)
+    account moves; ``InsufficientFunds`` or ``AccountFrozen`` with nothing written, and a ``Problem``
+    (409 ``customer_not_active``) for a customer who may not transact."""
+    try:
+        return await ledger_service.post_entry(sessions, kind, reference, amount_cents, None)
+    except ledger_service.CustomerNotActive as exc:
+        raise Problem(409, "customer_not_active", str(exc), activity_status=exc.activity_status) from exc
 
 
 async def audit_entries(sessions: Sessions, *, subject: str | None, limit: int) -> list[AuditEntry]:

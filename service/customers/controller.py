@@ -1,4 +1,4 @@
-"""HTTP edge of the customers API: parse, call the rules and the repository, answer."""
+"""HTTP edge of the customers API: parse, call the customers' service, answer."""
 
 from __future__ import annotations
 
@@ -9,13 +9,10 @@ from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
 from service.auth.guards import requires
 from service.auth.permissions import Permission
-from service.customers import repository
-from service.customers.domain import StatusFilter, normalize_email, normalize_telegram_id
+from service.customers import repository, service
+from service.customers.domain import StatusFilter
 from service.customers.schemas import CustomerCreate, CustomerPage, CustomerView
-from service.customers.views import customer_view, provisioning_of
-from service.db.models import OutboxRecord
 from service.dependencies import AppSettings, Sessions
-from service.events import CUSTOMER_DEACTIVATED
 from service.openapi import OPERATOR, operator_problems
 from service.problems import Problem
 
@@ -34,12 +31,8 @@ class CustomerController(Controller):
           responses=operator_problems(409, 422, codes={409: ("duplicate_email", "duplicate_telegram_id")}))
     async def create_customer(self, data: JSONBody[CustomerCreate],
                               sessions: Sessions) -> CustomerView:
-        email = normalize_email(data.email)
-        telegram_id = normalize_telegram_id(data.telegram_id)
-        async with sessions.begin() as session:
-            record = await repository.insert_customer(session, email=email, customer_type=data.customer_type,
-                                                      telegram_id=telegram_id)
-            return customer_view(record, {})
+        return await service.create_customer(sessions, email=data.email, customer_type=data.customer_type,
+                                             telegram_id=data.telegram_id)
 
     @get("/", guards=[requires(Permission.CUSTOMER_READ)], summary="List customers", operation_id="listCustomers",
          security=OPERATOR, responses=operator_problems(422))
@@ -57,33 +50,22 @@ class CustomerController(Controller):
         if not 1 <= page_size <= settings.page_size_max:
             raise Problem(422, "invalid_input", f"limit must be between 1 and {settings.page_size_max}",
                           field="limit")
-        async with sessions() as session:
-            try:
-                page = await repository.list_customers(
-                    session, status=status, search=q.strip() if q else None, newest_first=sort == "-created_at",
-                    limit=page_size, cursor=cursor, cursor_key=settings.signing_key("customer-list-cursor"),
-                )
-            except repository.InvalidCursor as exc:
-                raise Problem(422, "invalid_input", str(exc), field="cursor") from exc
-        return CustomerPage(items=[customer_view(r) for r in page.items], next_cursor=page.next_cursor)
+        try:
+            return await service.list_customers(sessions, status=status, search=q.strip() if q else None,
+                                                newest_first=sort == "-created_at", limit=page_size, cursor=cursor,
+                                                cursor_key=settings.signing_key("customer-list-cursor"))
+        except repository.InvalidCursor as exc:
+            raise Problem(422, "invalid_input", str(exc), field="cursor") from exc
 
     @get("/{customer_id:str}", guards=[requires(Permission.CUSTOMER_READ)], summary="Get one customer",
          operation_id="getCustomer", security=OPERATOR, responses=operator_problems(404, 422))
     async def get_customer(self, customer_id: CustomerReference,
                            sessions: Sessions) -> CustomerView:
-        async with sessions() as session:
-            record = await repository.find_customer(session, customer_id)
-            return customer_view(record, await provisioning_of(session, record.id))
+        return await service.get_customer(sessions, customer_id)
 
     @post("/{customer_id:str}/deactivate", guards=[requires(Permission.CUSTOMER_UPDATE)], status_code=200,
           summary="Deactivate (suspend) a customer", operation_id="deactivateCustomer", security=OPERATOR,
           responses=operator_problems(404, 422))
     async def deactivate_customer(self, customer_id: CustomerReference,
                                   sessions: Sessions) -> CustomerView:
-        async with sessions.begin() as session:
-            record = await repository.find_customer(session, customer_id, for_update=True)
-            if await repository.suspend_customer(session, record):
-                # disabling the login and freezing the account are jobs, driven by this event
-                session.add(OutboxRecord(customer_id=record.id, event_type=CUSTOMER_DEACTIVATED,
-                                         payload={"customer_id": str(record.id), "activity_status": "suspended"}))
-            return customer_view(record, await provisioning_of(session, record.id))
+        return await service.deactivate_customer(sessions, customer_id)

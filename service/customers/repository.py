@@ -13,13 +13,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from asyncpg.exceptions import UniqueViolationError
-from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.customers.domain import (
     ActivityStatus,
+    Customer,
     CustomerType,
+    KycLevel,
+    KycStatus,
     StatusFilter,
     VerificationStatus,
     is_public_id,
@@ -31,12 +34,13 @@ __all__ = [
     "DuplicateCustomer",
     "InvalidCursor",
     "Page",
+    "customer_state",
     "decode_cursor",
     "encode_cursor",
     "find_customer",
     "insert_customer",
     "list_customers",
-    "suspend_customer",
+    "store_state",
 ]
 
 
@@ -73,6 +77,40 @@ async def insert_customer(session: AsyncSession, *, email: str, customer_type: C
         raise
     await session.refresh(record)
     return record
+
+
+def customer_state(record: CustomerRecord) -> Customer:
+    """The stored customer as its lifecycle state."""
+    return Customer(
+        id=record.id,
+        customer_type=CustomerType(record.customer_type),
+        kyc_status=KycStatus(record.kyc_status),
+        verification_status=VerificationStatus(record.verification_status),
+        kyc_level=KycLevel(record.kyc_level),
+        activity_status=ActivityStatus(record.activity_status),
+        applicant_id=record.applicant_id,
+        kyc_started_at=record.kyc_started_at,
+        kyc_reviewed_at=record.kyc_reviewed_at,
+        kyc_reject_type=record.kyc_reject_type,
+        kyc_reject_labels=tuple(record.kyc_reject_labels or ()),
+        kyc_moderation_comment=record.kyc_moderation_comment,
+        kyc_client_comment=record.kyc_client_comment,
+    )
+
+
+def store_state(record: CustomerRecord, state: Customer) -> None:
+    """Write a lifecycle state back onto the (locked) row; the caller's transaction commits it."""
+    record.kyc_status = state.kyc_status.value
+    record.verification_status = state.verification_status.value
+    record.kyc_level = state.kyc_level.value
+    record.activity_status = state.activity_status.value
+    record.applicant_id = state.applicant_id
+    record.kyc_started_at = state.kyc_started_at
+    record.kyc_reviewed_at = state.kyc_reviewed_at
+    record.kyc_reject_type = state.kyc_reject_type
+    record.kyc_reject_labels = list(state.kyc_reject_labels)
+    record.kyc_moderation_comment = state.kyc_moderation_comment
+    record.kyc_client_comment = state.kyc_client_comment
 
 
 async def find_customer(session: AsyncSession, reference: str, *, for_update: bool = False,
@@ -165,16 +203,3 @@ async def list_customers(session: AsyncSession, *, status: StatusFilter | None, 
     more = len(rows) > limit
     items = rows[:limit]
     return Page(items, encode_cursor(items[-1], cursor_key) if more and items else None)
-
-
-async def suspend_customer(session: AsyncSession, record: CustomerRecord) -> bool:
-    """Suspend; False when the customer already was (suspending twice is not an error)."""
-    result = await session.execute(
-        update(CustomerRecord)
-        .where(CustomerRecord.id == record.id, CustomerRecord.activity_status != ActivityStatus.SUSPENDED.value)
-        .values(activity_status=ActivityStatus.SUSPENDED.value)
-        .returning(CustomerRecord.id)
-    )
-    changed = result.scalar_one_or_none() is not None
-    await session.refresh(record)
-    return changed

@@ -8,10 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.customers.domain import ActivityStatus, CustomerType, KycLevel, KycStatus, VerificationStatus
+from service.customers.repository import customer_state
 from service.customers.schemas import CustomerView, KycDetails, ProvisioningStepView
 from service.db.models import CustomerRecord, ProvisioningStepRecord
 from service.kyc.domain import RejectType
-from service.provisioning.steps import StepStatus
+from service.provisioning.plan import StepStatus
 
 __all__ = ["customer_view", "provisioning_of"]
 
@@ -37,9 +38,7 @@ def customer_view(record: CustomerRecord,
         kyc_level=KycLevel(record.kyc_level),
         activity_status=ActivityStatus(record.activity_status),
         applicant_id=record.applicant_id,
-        # verified and active; an active customer has an open deposit account (activation needs one)
-        eligible_for_credit_facility=(record.verification_status == VerificationStatus.VERIFIED.value
-                                      and record.activity_status == ActivityStatus.ACTIVE.value),
+        eligible_for_credit_facility=customer_state(record).eligible_for_credit_facility,
         provisioning=provisioning,
         kyc=KycDetails(
             started_at=record.kyc_started_at,

@@ -36,7 +36,9 @@ from service.kyc.domain import (
     EXTERNAL_USER_ID_MAX,
     IDEMPOTENCY_KEY_MAX,
     TYPE_MAX,
+    CallbackStatus,
 )
+from service.provisioning.plan import Step, StepStatus
 
 __all__ = [
     "AuditRecord",
@@ -86,6 +88,8 @@ class CustomerRecord(Base):
     kyc_level: Mapped[str] = mapped_column(String(16), nullable=False, default=KycLevel.NOT_KYCED.value)
     activity_status: Mapped[str] = mapped_column(String(16), nullable=False, default=ActivityStatus.INACTIVE.value)
     applicant_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # the customer's login in Keycloak's customer realm, once provisioning has made it
+    keycloak_user_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     # KYC facts beyond the statuses: when it started, and the last review's verdict
     kyc_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     kyc_reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -148,7 +152,7 @@ class KycCallbackRecord(Base):
     created_at_ms: Mapped[str | None] = mapped_column(String(CREATED_AT_MS_SHOWN))
     event_created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     payload: Mapped[dict[str, object]] = mapped_column(JSONB, nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="received")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default=CallbackStatus.RECEIVED.value)
     attempts: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -156,7 +160,7 @@ class KycCallbackRecord(Base):
     queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
-        CheckConstraint("status IN ('received', 'processed', 'ignored', 'orphan', 'failed')", name="status"),
+        CheckConstraint(_one_of("status", CallbackStatus), name="status"),
         Index("ix_kyc_callbacks_unqueued", "id", postgresql_where=text("queued_at IS NULL")),
         Index("ix_kyc_callbacks_applicant_id_status", "applicant_id", "status"),
         Index("ix_kyc_callbacks_external_user_id_status", "external_user_id", "status"),
@@ -190,17 +194,18 @@ class ProvisioningStepRecord(Base):
 
     customer_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("customers.id"), nullable=False)
     step: Mapped[str] = mapped_column(String(32), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="pending")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default=StepStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
     external_ref: Mapped[str | None] = mapped_column(Text)
+    # a runner holds the step until then: two runs of one step never overlap (a dead runner's claim lapses)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now()
     )
 
     __table_args__ = (
         PrimaryKeyConstraint("customer_id", "step", name="pk_provisioning_steps"),
-        CheckConstraint("status IN ('pending', 'done', 'failed')", name="status"),
-        CheckConstraint("step IN ('keycloak_user', 'welcome_email', 'deposit_account', 'keycloak_disabled', "
-                        "'deposit_frozen')", name="step"),
+        CheckConstraint(_one_of("status", StepStatus), name="status"),
+        CheckConstraint(_one_of("step", Step), name="step"),
     )

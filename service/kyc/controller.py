@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
 import structlog
 from litestar import Controller, Request, get, post
 from litestar.params import FromQuery, QueryParameter
-from sqlalchemy import select
 
 from service.auth.guards import requires
 from service.auth.permissions import Permission
-from service.customers import repository
 from service.customers.controller import CustomerReference
-from service.customers.domain import ActivityStatus, CustomerType, KycStatus, kyc_level_name
+from service.customers.domain import KycStartRefused
 from service.db.models import KycCallbackRecord
 from service.dependencies import AppSettings, Sessions
+from service.kyc import service
 from service.kyc.domain import CallbackStatus, json_object
 from service.kyc.sumsub import SumsubClient, SumsubError
 from service.openapi import OPERATOR, operator_problems
@@ -80,54 +79,22 @@ class KycController(Controller):
               503: ("sumsub_not_configured",)}))
     async def create_kyc_link(self, request: Request[Any, Any, Any], customer_id: CustomerReference,
                               sessions: Sessions, settings: AppSettings) -> KycLink:
-        async with sessions() as session:
-            customer = await repository.find_customer(session, customer_id)
-        if customer.activity_status == ActivityStatus.SUSPENDED.value:
-            raise Problem(409, "customer_suspended", "a suspended customer cannot start KYC")
-        if customer.kyc_status == KycStatus.REJECTED.value and customer.kyc_reject_type == "FINAL":
-            raise Problem(409, "kyc_rejected_final", "Sumsub rejected this customer for good (FINAL); "
-                          "they cannot resubmit", reject_labels=list(customer.kyc_reject_labels or []))
-        if customer.kyc_status == KycStatus.APPROVED.value:
-            raise Problem(409, "kyc_already_approved", "this customer's KYC is already approved")
-
-        sumsub = _sumsub(request)
-        customer_type = CustomerType(customer.customer_type)
-        level = kyc_level_name(customer_type, kyc_level=settings.sumsub_kyc_level, kyb_level=settings.sumsub_kyb_level)
-        external_id = str(customer.id)
         try:
-            applicant_id = customer.applicant_id or (await sumsub.create_applicant(
-                external_user_id=external_id, level_name=level, email=customer.email,
-                applicant_type="individual" if customer_type is CustomerType.INDIVIDUAL else "company",
-            )).id
-            url = await sumsub.create_permalink(external_user_id=external_id, level_name=level, email=customer.email)
+            started = await service.start_kyc(sessions, settings, lambda: _sumsub(request), customer_id)
+        except KycStartRefused as refused:
+            raise Problem(409, refused.code, str(refused), **refused.details) from refused
         except SumsubError as exc:
-            log.warning("kyc.link_failed", customer_id=external_id, status=exc.status, reason=exc.description)
+            log.warning("kyc.link_failed", customer_id=customer_id, status=exc.status, reason=exc.description)
             raise Problem(502, "sumsub_failed", f"Sumsub could not create the verification link: {exc}",
                           upstream_status=exc.status) from exc
-
-        async with sessions.begin() as session:
-            customer = await repository.find_customer(session, external_id, for_update=True)
-            customer.applicant_id = customer.applicant_id or applicant_id
-            if customer.kyc_started_at is None:
-                customer.kyc_started_at = datetime.now(UTC)
-            if customer.kyc_status == KycStatus.NOT_STARTED.value:
-                customer.kyc_status = KycStatus.PENDING.value
-        log.info("kyc.link_created", customer_id=external_id, applicant_id=applicant_id, level=level)
-        return KycLink(url=url, applicant_id=applicant_id, level_name=level)
+        return KycLink(url=started.url, applicant_id=started.applicant_id, level_name=started.level_name)
 
     @get("/customers/{customer_id:str}/kyc/callbacks", guards=[requires(Permission.CUSTOMER_READ)],
          summary="The Sumsub callbacks received for a customer, oldest first", operation_id="listCustomerCallbacks",
          security=OPERATOR, responses=operator_problems(404, 422))
     async def customer_callbacks(self, customer_id: CustomerReference,
                                  sessions: Sessions) -> list[KycCallbackView]:
-        async with sessions() as session:
-            customer = await repository.find_customer(session, customer_id)
-            belongs = KycCallbackRecord.external_user_id == str(customer.id)
-            if customer.applicant_id:
-                belongs = belongs | (KycCallbackRecord.applicant_id == customer.applicant_id)
-            rows = (await session.scalars(select(KycCallbackRecord).where(belongs)
-                                          .order_by(KycCallbackRecord.id))).all()
-        return [_callback_view(r) for r in rows]
+        return [_callback_view(r) for r in await service.customer_callbacks(sessions, customer_id)]
 
     @get("/kyc/callbacks", guards=[requires(Permission.CUSTOMER_READ)],
          summary="Callbacks by processing status: orphans and failures need an operator",
@@ -137,7 +104,4 @@ class KycController(Controller):
         status: FromQuery[CallbackStatus] = CallbackStatus.ORPHAN,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> list[KycCallbackView]:
-        async with sessions() as session:
-            rows = (await session.scalars(select(KycCallbackRecord).where(KycCallbackRecord.status == status)
-                                          .order_by(KycCallbackRecord.id.desc()).limit(limit))).all()
-        return [_callback_view(r) for r in rows]
+        return [_callback_view(r) for r in await service.callbacks_by_status(sessions, status, limit)]

@@ -55,13 +55,13 @@ class RejectType(StrEnum):
 
 
 class CallbackStatus(StrEnum):
-    """Where a stored callback stands: orphans and failures wait for an operator."""
+    """Where an inbox row's processing stands."""
 
-    RECEIVED = "received"
-    PROCESSED = "processed"
-    IGNORED = "ignored"
-    ORPHAN = "orphan"
-    FAILED = "failed"
+    RECEIVED = "received"  # stored, not processed yet
+    PROCESSED = "processed"  # a state-changing callback, folded into the customer's state
+    IGNORED = "ignored"  # informational or unknown type: recorded, no state change
+    ORPHAN = "orphan"  # for no customer this service knows
+    FAILED = "failed"  # held for an operator: never applied
 
 
 APPLICANT_CREATED = "applicantCreated"

@@ -1,20 +1,24 @@
-"""SAQ jobs of the KYC inbox, and how they are enqueued (timeouts and retries set here, explicitly)."""
+"""SAQ jobs of the KYC inbox, and how they are enqueued (timeouts and retries from ``job_options``)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import structlog
 from saq import CronJob, Queue
+from saq.types import Context
 from sqlalchemy import select
 
+from service import clock
 from service.db.models import KycCallbackRecord
-from service.kyc.processing import process_callbacks, record_failure
-from service.queue import job_options
+from service.kyc.domain import CallbackStatus
+from service.kyc.processing import ProcessingResult, process_callbacks, record_failure
+from service.queue import enqueue
 from service.settings import Settings
+from service.worker_context import resources
 
-__all__ = ["enqueue_callback", "kyc_cron_jobs", "process_kyc_callback", "sweep_kyc_inbox"]
+__all__ = ["enqueue_callback", "enqueue_callbacks", "kyc_cron_jobs", "process_kyc_callback", "sweep_kyc_inbox"]
 
 log = structlog.get_logger(__name__)
 
@@ -22,35 +26,57 @@ STUCK_AFTER = timedelta(seconds=30)
 
 
 async def enqueue_callback(queue: Queue, settings: Settings, callback_id: int) -> None:
-    """One job per inbox row (its id is the job key, so a second enqueue is a no-op)."""
-    await queue.enqueue("process_kyc_callback", key=f"kyc-callback:{callback_id}", callback_id=callback_id,
-                        **job_options(settings))
+    await enqueue_callbacks(queue, settings, [callback_id])
 
 
-async def process_kyc_callback(ctx: dict[str, Any], *, callback_id: int) -> dict[str, Any]:
-    job = ctx.get("job")
-    try:
-        result = await process_callbacks(ctx["sessions"], ctx["settings"], callback_id)
-    except Exception as exc:
-        final = job is None or not job.retryable
-        await record_failure(ctx["sessions"], callback_id, f"{type(exc).__name__}: {exc}", final=final)
-        log.exception("kyc.callback_failed", callback_id=callback_id, final=final)
-        raise
+async def enqueue_callbacks(queue: Queue, settings: Settings, callback_ids: list[int]) -> None:
+    """One job for callbacks of one customer, keyed by the newest (its id is the key, so a second
+    enqueue is a no-op): the fold of the newest takes every callback of the customer since the last."""
+    newest = max(callback_ids)
+    earlier = sorted(set(callback_ids) - {newest})
+    await enqueue(queue, settings, process_kyc_callback, key=f"kyc-callback:{newest}", callback_id=newest,
+                  **({"earlier": earlier} if earlier else {}))
+
+
+async def process_kyc_callback(ctx: Context, *, callback_id: int, earlier: list[int] | None = None) -> dict[str, Any]:
+    """Fold the customer's callbacks up to ``callback_id``; ``earlier`` ones the fold did not take (an
+    orphan, say) are processed on their own."""
+    worker = resources(ctx)
+    result = await _process(ctx, callback_id)
+    if earlier:
+        async with worker.sessions() as session:
+            left = (await session.scalars(select(KycCallbackRecord.id).where(
+                KycCallbackRecord.id.in_(earlier), KycCallbackRecord.status == CallbackStatus.RECEIVED.value))).all()
+        for other in left:
+            await _process(ctx, other)
     return {"customer_id": str(result.customer_id) if result.customer_id else None,
             "processed": result.processed, "changed": result.changed}
 
 
-async def sweep_kyc_inbox(ctx: dict[str, Any]) -> int:
+async def _process(ctx: Context, callback_id: int) -> ProcessingResult:
+    worker = resources(ctx)
+    job = ctx.get("job")
+    try:
+        return await process_callbacks(worker.sessions, worker.settings, callback_id)
+    except Exception as exc:
+        final = job is None or not job.retryable
+        await record_failure(worker.sessions, callback_id, f"{type(exc).__name__}: {exc}", final=final)
+        log.exception("kyc.callback_failed", callback_id=callback_id, final=final)
+        raise
+
+
+async def sweep_kyc_inbox(ctx: Context) -> int:
     """Re-enqueue callbacks still waiting after a while: an enqueue lost after the inbox commit."""
-    cutoff = datetime.now(UTC) - STUCK_AFTER
-    async with ctx["sessions"]() as session:
+    worker = resources(ctx)
+    cutoff = clock.now() - STUCK_AFTER
+    async with worker.sessions() as session:
         ids = (await session.scalars(
             select(KycCallbackRecord.id)
-            .where(KycCallbackRecord.status == "received", KycCallbackRecord.received_at < cutoff)
+            .where(KycCallbackRecord.status == CallbackStatus.RECEIVED.value, KycCallbackRecord.received_at < cutoff)
             .order_by(KycCallbackRecord.id).limit(500)
         )).all()
     for callback_id in ids:
-        await enqueue_callback(ctx["worker"].queue, ctx["settings"], callback_id)
+        await enqueue_callback(worker.queue, worker.settings, callback_id)
     if ids:
         log.warning("kyc.inbox_swept", count=len(ids))
     return len(ids)

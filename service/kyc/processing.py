@@ -2,22 +2,22 @@
 
 The customer's row is locked (``SELECT … FOR UPDATE``) for the whole transaction, so two workers
 never process the same customer's callbacks at once. The new state is the fold of every
-state-changing callback ever processed for the customer plus the new ones; when it differs from
-the stored state, the change and its ``CustomerKycUpdated`` outbox row are written together.
+state-changing callback ever processed for the customer plus the new ones, applied to the
+customer's lifecycle (``Customer.apply_kyc``); when it changes, the change and the
+``CustomerKycUpdated`` event it raises are written together.
 """
 
 from __future__ import annotations
 
 import contextlib
 import uuid
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass
 
 import structlog
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service import clock
 from service.customers.domain import (
     ActivityStatus,
     CustomerType,
@@ -26,23 +26,28 @@ from service.customers.domain import (
     VerificationStatus,
     kyc_level_name,
 )
-from service.db.models import CustomerRecord, KycCallbackRecord, OutboxRecord
-from service.events import CUSTOMER_KYC_UPDATED
+from service.customers.repository import customer_state, store_state
+from service.db.models import CustomerRecord, KycCallbackRecord
 from service.kyc.domain import (
     APPLICANT_REVIEWED,
     STATE_CHANGING,
     Callback,
     CallbackError,
+    CallbackStatus,
     KycFacts,
     RejectType,
     fold,
     parse_callback,
 )
+from service.outbox import write_event
 from service.settings import Settings
 
 __all__ = ["ProcessingResult", "process_callbacks", "record_failure"]
 
 log = structlog.get_logger(__name__)
+
+_OPEN = (CallbackStatus.RECEIVED.value, CallbackStatus.PROCESSED.value)
+
 
 @dataclass(frozen=True)
 class ProcessingResult:
@@ -96,7 +101,7 @@ def _read(row: KycCallbackRecord, customer: CustomerRecord, settings: Settings,
         callback = parse_callback(row.payload)
     except CallbackError as exc:  # stored before intake checked every field it reads
         return None, str(exc)
-    if row.status != "received":
+    if row.status != CallbackStatus.RECEIVED:
         return callback, None
     # a callback with no readable time or an unknown answer is held for an operator, never guessed at
     return callback, callback.defect or _identity_problem(row, customer, others) or _level_problem(
@@ -139,14 +144,14 @@ async def process_callbacks(sessions: async_sessionmaker[AsyncSession], settings
         if trigger is None:
             return ProcessingResult(None, 0, False)
         customer = await _customer_for(session, trigger)
-        now = datetime.now(UTC)
+        now = clock.now()
         if customer is None:
-            if trigger.status == "received":
-                trigger.status, trigger.processed_at = "orphan", now
+            if trigger.status == CallbackStatus.RECEIVED:
+                trigger.status, trigger.processed_at = CallbackStatus.ORPHAN.value, now
                 trigger.last_error = "no customer with this externalUserId or applicantId"
                 log.warning("kyc.callback_orphan", callback_id=trigger.id, type=trigger.type,
                             external_user_id=trigger.external_user_id)
-            return ProcessingResult(None, 1 if trigger.status == "orphan" else 0, False)
+            return ProcessingResult(None, 1 if trigger.status == CallbackStatus.ORPHAN else 0, False)
 
         belongs = [KycCallbackRecord.id == trigger.id, KycCallbackRecord.external_user_id == str(customer.id)]
         if customer.applicant_id:
@@ -155,12 +160,12 @@ async def process_callbacks(sessions: async_sessionmaker[AsyncSession], settings
             belongs.append(KycCallbackRecord.applicant_id == trigger.applicant_id)
         rows = (await session.scalars(
             select(KycCallbackRecord)
-            .where(or_(*belongs), KycCallbackRecord.status.in_(("received", "processed")))
+            .where(or_(*belongs), KycCallbackRecord.status.in_(_OPEN))
             .order_by(KycCallbackRecord.id)
             # read again under the customer's lock: another job may have processed the trigger meanwhile
             .execution_options(populate_existing=True)
         )).all()
-        fresh = [r for r in rows if r.status == "received"]
+        fresh = [r for r in rows if r.status == CallbackStatus.RECEIVED]
         if not fresh:
             return ProcessingResult(customer.id, 0, False)
 
@@ -169,57 +174,31 @@ async def process_callbacks(sessions: async_sessionmaker[AsyncSession], settings
         for row in rows:
             callback, problem = _read(row, customer, settings, others)
             if callback is None or problem:
-                if row.status == "received":
-                    row.status, row.last_error, row.processed_at = "failed", problem, now
+                if row.status == CallbackStatus.RECEIVED:
+                    row.status, row.last_error, row.processed_at = CallbackStatus.FAILED.value, problem, now
                     log.error("kyc.callback_rejected", callback_id=row.id, reason=problem)
                 continue
             if callback.type in STATE_CHANGING:
                 history.append((row.id, callback))
-            if row.status == "received":
+            if row.status == CallbackStatus.RECEIVED:
                 row.attempts += 1
-                row.status = "processed" if callback.type in STATE_CHANGING else "ignored"
+                row.status = (CallbackStatus.PROCESSED if callback.type in STATE_CHANGING
+                              else CallbackStatus.IGNORED).value
                 row.processed_at = now
                 log.info("kyc.callback_processed", callback_id=row.id, type=row.type, status=row.status)
 
-        before = _stored_facts(customer)
         start = KycFacts.initial(link_created=customer.kyc_started_at is not None, applicant_id=customer.applicant_id)
-        after = fold(start, history)
-        after = replace(after, suspend=after.suspend or before.suspend)
-        if after == before:
+        before = customer_state(customer)
+        after, events = before.apply_kyc(fold(start, history))
+        if not events:
             return ProcessingResult(customer.id, len(fresh), False)
 
-        await _store(session, customer, after)
-        session.add(OutboxRecord(customer_id=customer.id, event_type=CUSTOMER_KYC_UPDATED, payload=_event(customer)))
+        store_state(customer, after)
+        for event in events:
+            write_event(session, event)
         log.info("kyc.customer_updated", customer_id=str(customer.id), kyc_status=customer.kyc_status,
                  activity_status=customer.activity_status)
         return ProcessingResult(customer.id, len(fresh), True)
-
-
-async def _store(session: AsyncSession, customer: CustomerRecord, facts: KycFacts) -> None:
-    customer.kyc_status = facts.kyc_status.value
-    customer.verification_status = facts.verification_status.value
-    customer.kyc_level = facts.kyc_level.value
-    customer.applicant_id = customer.applicant_id or facts.applicant_id
-    customer.kyc_reject_type = facts.reject_type.value if facts.reject_type else None
-    customer.kyc_reject_labels = list(facts.reject_labels)
-    customer.kyc_moderation_comment = facts.moderation_comment
-    customer.kyc_client_comment = facts.client_comment
-    customer.kyc_reviewed_at = facts.reviewed_at
-    if facts.suspend:
-        customer.activity_status = ActivityStatus.SUSPENDED.value
-    await session.flush()
-
-
-def _event(customer: CustomerRecord) -> dict[str, Any]:
-    return {
-        "customer_id": str(customer.id),
-        "applicant_id": customer.applicant_id,
-        "kyc_status": customer.kyc_status,
-        "verification_status": customer.verification_status,
-        "kyc_level": customer.kyc_level,
-        "activity_status": customer.activity_status,
-        "reject_type": customer.kyc_reject_type,
-    }
 
 
 async def record_failure(sessions: async_sessionmaker[AsyncSession], callback_id: int, error: str, *,
@@ -228,7 +207,7 @@ async def record_failure(sessions: async_sessionmaker[AsyncSession], callback_id
     async with sessions.begin() as session:
         await session.execute(
             update(KycCallbackRecord)
-            .where(KycCallbackRecord.id == callback_id, KycCallbackRecord.status == "received")
+            .where(KycCallbackRecord.id == callback_id, KycCallbackRecord.status == CallbackStatus.RECEIVED.value)
             .values(attempts=KycCallbackRecord.attempts + 1, last_error=error[:2000],
-                    **({"status": "failed"} if final else {}))
+                    **({"status": CallbackStatus.FAILED.value} if final else {}))
         )

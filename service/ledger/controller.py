@@ -11,11 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.auth.guards import requires
 from service.auth.permissions import Permission
 from service.customers.controller import CustomerReference
-from service.customers.domain import ActivityStatus
-from service.customers.repository import find_customer
-from service.db.models import CustomerRecord
 from service.dependencies import Sessions
-from service.ledger import repository
+from service.ledger import service
 from service.ledger.domain import (
     AccountFrozen,
     AccountNotFound,
@@ -61,22 +58,11 @@ async def _amount_as_sent(data: AmountRequest, request: Request[Any, Any, Any]) 
 async def _post_entry(kind: EntryKind, reference: str, data: AmountRequest, request: Request[Any, Any, Any],
                       sessions: async_sessionmaker[AsyncSession], idempotency_key: str | None) -> PostedEntryView:
     amount_cents = await _amount_as_sent(data, request)
-    record = repository.record_deposit if kind is EntryKind.DEPOSIT else repository.record_withdrawal
-    async with sessions.begin() as session:
-        customer = await _active_customer(session, reference)
-        posted = await record(session, customer.id, amount_cents, idempotency_key)
+    try:
+        posted = await service.post_entry(sessions, kind, reference, amount_cents, idempotency_key)
+    except service.CustomerNotActive as exc:
+        raise Problem(409, "customer_not_active", str(exc), activity_status=exc.activity_status) from exc
     return posted_entry_view(posted)
-
-
-async def _active_customer(session: AsyncSession, reference: str) -> CustomerRecord:
-    """Read under a share lock held to the posting's commit: a deactivation (which locks the row for
-    update) either commits first, and this sees it, or waits until the posting is on the books."""
-    customer = await find_customer(session, reference, for_share=True)
-    if customer.activity_status != ActivityStatus.ACTIVE.value:
-        raise Problem(409, "customer_not_active",
-                      f"customer {customer.public_id} is {customer.activity_status}, not active",
-                      activity_status=customer.activity_status)
-    return customer
 
 
 class DepositAccountController(Controller):
@@ -88,9 +74,7 @@ class DepositAccountController(Controller):
          operation_id="getDepositAccount", security=OPERATOR,
          responses=operator_problems(404, 422, codes={404: ("customer_not_found", "account_not_found")}))
     async def get_deposit_account(self, customer_id: CustomerReference, sessions: Sessions) -> DepositAccountView:
-        async with sessions() as session:
-            customer = await find_customer(session, customer_id)
-            return deposit_account_view(await repository.deposit_account(session, customer.id))
+        return deposit_account_view(await service.customer_account(sessions, customer_id))
 
     @post("/deposits", guards=[requires(Permission.DEPOSIT_CREATE)], status_code=201,
           summary="Deposit into a customer's account", operation_id="createDeposit", security=OPERATOR,

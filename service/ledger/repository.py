@@ -106,7 +106,7 @@ class LedgerTotals:
 
 
 async def open_deposit_account(session: AsyncSession, customer_id: uuid.UUID,
-                               customer_type: CustomerType) -> DepositAccount:
+                               customer_type: CustomerType, *, recent: int = RECENT_ENTRIES) -> DepositAccount:
     """The customer's USD deposit account, opened in their type's account set unless it exists.
 
     Safe to repeat and to race: the unique external id makes every call after the first (and every
@@ -123,7 +123,7 @@ async def open_deposit_account(session: AsyncSession, customer_id: uuid.UUID,
                 currency=CURRENCY, overdraft_prevented=True)
         .on_conflict_do_nothing(index_elements=[LedgerAccountRecord.external_id])
     )
-    return await deposit_account(session, customer_id)
+    return await deposit_account(session, customer_id, recent=recent)
 
 
 async def deposit_account(session: AsyncSession, customer_id: uuid.UUID, *,
@@ -194,6 +194,8 @@ async def _deposit_account_row(session: AsyncSession,
 
 
 async def _recent_entries(session: AsyncSession, account_id: uuid.UUID, limit: int) -> list[AccountEntry]:
+    if limit <= 0:
+        return []
     rows = await session.execute(
         select(JournalEntryRecord.id, JournalEntryRecord.kind, JournalLineRecord.side, JournalLineRecord.amount_cents,
                JournalLineRecord.balance_after_cents, JournalEntryRecord.posted_at, JournalEntryRecord.description)

@@ -1,100 +1,94 @@
-"""Provisioning state per customer and step, and activation when every step is done."""
+"""Provisioning state per customer and step, in PostgreSQL: wanted, claimed while run, ended.
+
+A runner claims the steps it runs (``claimed_until``), so two runs of one step never overlap, and
+a claim left by a runner that died lapses by itself. The status stays ``pending`` while a step runs.
+"""
 
 from __future__ import annotations
 
 import uuid
-from enum import StrEnum
+from collections.abc import Iterable
+from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.customers.domain import ActivityStatus, VerificationStatus
-from service.db.models import CustomerRecord, ProvisioningStepRecord
+from service.db.models import ProvisioningStepRecord
+from service.provisioning.plan import Step, StepStatus
 
-__all__ = ["ACTIVATION_STEPS", "Step", "StepStatus", "activate_when_provisioned", "mark_attempt", "mark_done",
-           "mark_pending"]
+__all__ = ["claim", "end_step", "fail_attempt", "reopen", "step_states", "want"]
 
-
-class Step(StrEnum):
-    KEYCLOAK_USER = "keycloak_user"
-    WELCOME_EMAIL = "welcome_email"
-    DEPOSIT_ACCOUNT = "deposit_account"
-    KEYCLOAK_DISABLED = "keycloak_disabled"
-    DEPOSIT_FROZEN = "deposit_frozen"
+_UNFINISHED = (StepStatus.PENDING.value, StepStatus.FAILED.value)
 
 
-class StepStatus(StrEnum):
-    PENDING = "pending"
-    DONE = "done"
-    FAILED = "failed"
+async def want(session: AsyncSession, customer_id: uuid.UUID, steps: Iterable[Step]) -> None:
+    """Record that the steps are wanted; a step already done, skipped or under way is left as it is."""
+    rows = [{"customer_id": customer_id, "step": step.value} for step in steps]
+    if rows:
+        await session.execute(insert(ProvisioningStepRecord).values(rows).on_conflict_do_nothing())
 
 
-ACTIVATION_STEPS = (Step.KEYCLOAK_USER, Step.WELCOME_EMAIL, Step.DEPOSIT_ACCOUNT)
-
-
-async def mark_pending(session: AsyncSession, customer_id: uuid.UUID, step: Step) -> None:
-    """Record that the step is wanted; a step already done or under way is left as it is."""
+async def reopen(session: AsyncSession, customer_id: uuid.UUID, step: Step) -> None:
+    """Want the step again, even when it was done: what it did has been undone since."""
     await session.execute(
-        insert(ProvisioningStepRecord).values(customer_id=customer_id, step=step.value).on_conflict_do_nothing()
+        insert(ProvisioningStepRecord).values(customer_id=customer_id, step=step.value)
+        .on_conflict_do_update(index_elements=[ProvisioningStepRecord.customer_id, ProvisioningStepRecord.step],
+                               set_={"status": StepStatus.PENDING.value})
     )
 
 
-async def step_state(session: AsyncSession, customer_id: uuid.UUID, step: Step) -> ProvisioningStepRecord | None:
-    return await session.get(ProvisioningStepRecord, (customer_id, step.value))
-
-
-async def mark_done(session: AsyncSession, customer_id: uuid.UUID, step: Step, external_ref: str | None = None) -> None:
-    # ON CONFLICT DO UPDATE skips the ORM's onupdate: the time is set here
-    values = {"status": "done", "last_error": None, "attempts": ProvisioningStepRecord.attempts + 1,
-              "updated_at": func.now()}
-    if external_ref is not None:
-        values["external_ref"] = external_ref
-    statement = insert(ProvisioningStepRecord).values(
-        customer_id=customer_id, step=step.value, status="done", attempts=1, external_ref=external_ref
+async def claim(session: AsyncSession, customer_id: uuid.UUID, *, now: datetime, until: datetime,
+                steps: Iterable[Step] | None = None) -> list[Step]:
+    """Claim the customer's unfinished steps (those of ``steps`` only, when given) that nobody holds."""
+    conditions = [
+        ProvisioningStepRecord.customer_id == customer_id,
+        ProvisioningStepRecord.status.in_(_UNFINISHED),
+        or_(ProvisioningStepRecord.claimed_until.is_(None), ProvisioningStepRecord.claimed_until < now),
+    ]
+    if steps is not None:
+        wanted = [step.value for step in steps]
+        if not wanted:
+            return []
+        conditions.append(ProvisioningStepRecord.step.in_(wanted))
+    claimed = await session.scalars(
+        update(ProvisioningStepRecord).where(and_(*conditions))
+        .values(claimed_until=until, updated_at=ProvisioningStepRecord.updated_at)  # a claim is not progress
+        .returning(ProvisioningStepRecord.step)
+        .execution_options(synchronize_session=False)
     )
+    return sorted(Step(step) for step in claimed)
+
+
+async def end_step(session: AsyncSession, customer_id: uuid.UUID, step: Step, status: StepStatus,
+                   external_ref: str | None) -> None:
+    """The step ran to its end (done or skipped): counted, its error cleared, its claim released."""
     await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[ProvisioningStepRecord.customer_id, ProvisioningStepRecord.step], set_=values
-        )
+        update(ProvisioningStepRecord)
+        .where(ProvisioningStepRecord.customer_id == customer_id, ProvisioningStepRecord.step == step.value)
+        .values(status=status.value, last_error=None, attempts=ProvisioningStepRecord.attempts + 1,
+                external_ref=external_ref, claimed_until=None)
+        .execution_options(synchronize_session=False)  # no step is loaded as an object here
     )
 
 
-async def mark_attempt(session: AsyncSession, customer_id: uuid.UUID, step: Step, error: str, *, final: bool) -> None:
+async def fail_attempt(session: AsyncSession, customer_id: uuid.UUID, step: Step, error: str, *,
+                       final: bool) -> None:
+    """A failed attempt, counted and shown; ``final``: no retry is left, the step is ``failed``."""
     await session.execute(
         update(ProvisioningStepRecord)
         .where(
             ProvisioningStepRecord.customer_id == customer_id,
             ProvisioningStepRecord.step == step.value,
-            ProvisioningStepRecord.status != "done",
+            ProvisioningStepRecord.status.in_(_UNFINISHED),
         )
-        .values(
-            attempts=ProvisioningStepRecord.attempts + 1,
-            last_error=error[:2000],
-            status="failed" if final else "pending",
-        )
+        .values(attempts=ProvisioningStepRecord.attempts + 1, last_error=error[:2000], claimed_until=None,
+                status=(StepStatus.FAILED if final else StepStatus.PENDING).value)
+        .execution_options(synchronize_session=False)
     )
 
 
-async def activate_when_provisioned(session: AsyncSession, customer_id: uuid.UUID) -> bool:
-    """Verified, inactive, and every activation step done: the customer becomes active."""
-    customer = await session.scalar(select(CustomerRecord).where(CustomerRecord.id == customer_id).with_for_update())
-    if (
-        customer is None
-        or customer.activity_status != ActivityStatus.INACTIVE.value
-        or customer.verification_status != VerificationStatus.VERIFIED.value
-    ):
-        return False
-    done = set(
-        (
-            await session.scalars(
-                select(ProvisioningStepRecord.step).where(
-                    ProvisioningStepRecord.customer_id == customer_id, ProvisioningStepRecord.status == "done"
-                )
-            )
-        ).all()
-    )
-    if not {s.value for s in ACTIVATION_STEPS} <= done:
-        return False
-    customer.activity_status = ActivityStatus.ACTIVE.value
-    return True
+async def step_states(session: AsyncSession, customer_id: uuid.UUID) -> dict[Step, StepStatus]:
+    rows = await session.execute(select(ProvisioningStepRecord.step, ProvisioningStepRecord.status)
+                                 .where(ProvisioningStepRecord.customer_id == customer_id))
+    return {Step(step): StepStatus(status) for step, status in rows}

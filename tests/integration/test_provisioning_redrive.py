@@ -14,8 +14,10 @@ from sqlalchemy import update
 from service.db.models import CustomerRecord, ProvisioningStepRecord
 from service.ledger.repository import deposit_account
 from service.provisioning.jobs import redrive_provisioning
-from service.provisioning.steps import Step, mark_pending
+from service.provisioning.plan import Step
+from service.provisioning.steps import want
 from service.settings import Settings
+from service.worker_context import WorkerResources
 from tests.support.waiting import eventually
 
 
@@ -29,11 +31,12 @@ async def test_a_step_left_pending_by_a_lost_job_is_redriven(app: Litestar, sett
     long_ago = datetime.now(UTC) - timedelta(seconds=settings.job_backoff_max_seconds + 60)
     async with app.state.sessions.begin() as session:
         # as if the job that was to open the account had been lost with the queue
-        await mark_pending(session, customer_id, Step.DEPOSIT_ACCOUNT)
+        await want(session, customer_id, [Step.DEPOSIT_ACCOUNT])
         await session.execute(update(ProvisioningStepRecord).where(ProvisioningStepRecord.customer_id == customer_id)
                               .values(updated_at=long_ago))
 
-    assert await redrive_provisioning({"sessions": app.state.sessions, "settings": settings, "worker": worker}) >= 1
+    resources = WorkerResources(settings=settings, sessions=app.state.sessions, queue=worker.queue, directory=None)
+    assert await redrive_provisioning({"resources": resources, "worker": worker}) >= 1  # type: ignore[typeddict-unknown-key]
 
     async def step_status() -> str:
         async with app.state.sessions() as session:

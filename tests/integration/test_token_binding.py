@@ -16,10 +16,11 @@ from typing import Any
 import httpx
 import pytest
 from litestar import Litestar
+from sqlalchemy import update
 
 from service.auth.audit import AuditEntry, recent_decisions
 from service.auth.tokens import AcceptedTokens, InvalidToken, TokenVerifier
-from service.provisioning.steps import Step, mark_done
+from service.db.models import CustomerRecord
 from sim.keycloak import KeycloakFake
 
 from .test_authorization import ENDPOINT_IDS, ENDPOINTS, call
@@ -147,8 +148,9 @@ async def provisioned_customer(api: Client, app: Litestar, keycloak: KeycloakFak
     created = await api.post("/api/customers", headers=as_operator,
                               json={"email": email, "customer_type": "individual"})
     assert created.status_code == 201, created.text
-    async with app.state.sessions.begin() as session:
-        await mark_done(session, uuid.UUID(created.json()["id"]), Step.KEYCLOAK_USER, user_id)
+    async with app.state.sessions.begin() as session:  # as the Keycloak user step records it
+        await session.execute(update(CustomerRecord).where(CustomerRecord.id == uuid.UUID(created.json()["id"]))
+                              .values(keycloak_user_id=user_id))
     return created.json()["id"], email
 
 

@@ -1,0 +1,202 @@
+"""Carrying out the provisioning plan: the application service of provisioning.
+
+One run takes a customer's new events (in order, under the customer's row lock), wants the steps
+the plan says, claims the customer's unfinished steps and runs them side by side, each recorded on
+its own: a step that fails is retried later without redoing the ones that succeeded. A step done
+claims its follow-ups in the same transaction and runs them in the same run; the transaction that
+records the last activation step activates the customer (``Customer.activate``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service import clock
+from service.customers.domain import CustomerType
+from service.customers.repository import customer_state, store_state
+from service.db.models import CustomerRecord, OutboxRecord
+from service.outbox import parse_event
+from service.provisioning.actions import ACTIONS, ActionContext, CustomerSnapshot, Outcome
+from service.provisioning.plan import (
+    ACTIVATION_STEPS,
+    Step,
+    StepStatus,
+    activation_complete,
+    follow_ups,
+    steps_for,
+    unfinished,
+)
+from service.provisioning.steps import claim, end_step, fail_attempt, reopen, step_states, want
+from service.worker_context import WorkerResources
+
+__all__ = ["ProvisioningRun", "StepsBusy", "StepsFailed", "provision"]
+
+log = structlog.get_logger(__name__)
+
+
+class StepsFailed(Exception):
+    """Some steps failed this time; each is recorded, and the run is retried with backoff."""
+
+
+class StepsBusy(Exception):
+    """Some of the customer's steps are being run by another runner; look again later."""
+
+
+def _snapshot(customer: CustomerRecord) -> CustomerSnapshot:
+    return CustomerSnapshot(id=customer.id, email=customer.email, customer_type=CustomerType(customer.customer_type),
+                            suspended=customer_state(customer).suspended, keycloak_user_id=customer.keycloak_user_id)
+
+
+@dataclass
+class ProvisioningRun:
+    customer_id: uuid.UUID | None = None
+    events_handled: int = 0
+    ended: dict[str, str] = field(default_factory=dict)  # step -> done / skipped
+    failed: dict[str, str] = field(default_factory=dict)  # step -> error
+    held_elsewhere: int = 0
+
+
+async def _locked_customer(session: AsyncSession, customer_id: uuid.UUID) -> CustomerRecord | None:
+    # the customer's row lock orders everything that touches its steps and statuses, across workers
+    return await session.scalar(select(CustomerRecord).where(CustomerRecord.id == customer_id).with_for_update())
+
+
+async def _handle_events(session: AsyncSession, customer_id: uuid.UUID, up_to: int, now: datetime) -> int:
+    """Want the steps of this event and of every earlier unhandled one of the customer, in order."""
+    handled = (await session.execute(
+        update(OutboxRecord)
+        .where(OutboxRecord.customer_id == customer_id, OutboxRecord.id <= up_to, OutboxRecord.handled_at.is_(None))
+        .values(handled_at=now)
+        .returning(OutboxRecord.id, OutboxRecord.event_type, OutboxRecord.payload)
+        .execution_options(synchronize_session=False)
+    )).all()
+    wanted: list[Step] = []
+    for _, event_type, payload in sorted(handled):
+        event = parse_event(event_type, payload)
+        if event is not None:
+            wanted += [step for step in steps_for(event) if step not in wanted]
+    await want(session, customer_id, wanted)
+    return len(handled)
+
+
+async def provision(resources: WorkerResources, *, outbox_id: int | None = None,
+                    customer_id: uuid.UUID | None = None, final: bool = False) -> ProvisioningRun:
+    """Handle the event ``outbox_id`` (or only run the unfinished steps of ``customer_id``).
+
+    ``final``: this is the last attempt the queue allows, so a failure marks its step ``failed``.
+    Raises :class:`StepsFailed` or :class:`StepsBusy` when steps are left to do."""
+    run = ProvisioningRun()
+    now = clock.now()
+    lease = now + timedelta(seconds=resources.settings.job_timeout_seconds)
+    async with resources.sessions.begin() as session:
+        if outbox_id is not None:
+            event = await session.get(OutboxRecord, outbox_id)
+            if event is None:
+                return run
+            customer_id = event.customer_id
+        if customer_id is None:
+            return run
+        customer = await _locked_customer(session, customer_id)
+        if customer is None:
+            return run
+        run.customer_id = customer.id
+        if outbox_id is not None:
+            run.events_handled = await _handle_events(session, customer.id, outbox_id, now)
+        claimed = await claim(session, customer.id, now=now, until=lease)
+        states = await step_states(session, customer.id)
+        run.held_elsewhere = sum(1 for step, status in states.items() if unfinished(status) and step not in claimed)
+        snapshot = _snapshot(customer)
+    if run.events_handled:
+        log.info("outbox.handled", customer_id=str(snapshot.id), events=run.events_handled)
+
+    round_ = [(step, snapshot) for step in claimed]
+    while round_:
+        results = await asyncio.gather(*(_run_step(resources, seen, step, run, lease, final) for step, seen in round_))
+        round_ = [follow_up for claimed_next in results for follow_up in claimed_next]
+    if run.failed:
+        raise StepsFailed(", ".join(f"{step}: {error}" for step, error in run.failed.items()))
+    if run.held_elsewhere:
+        raise StepsBusy(f"{run.held_elsewhere} step(s) of customer {snapshot.id} held by another runner")
+    return run
+
+
+async def _run_step(resources: WorkerResources, seen: CustomerSnapshot, step: Step, run: ProvisioningRun,
+                    lease: datetime, final: bool) -> list[tuple[Step, CustomerSnapshot]]:
+    """Run one claimed step and record how it ended; the follow-ups it claimed."""
+    action = ACTIONS[step]
+    try:
+        if action.in_transaction:
+            async with resources.sessions.begin() as session:
+                customer = await _locked_customer(session, seen.id)
+                if customer is None:
+                    raise LookupError("the customer is gone")
+                outcome = await action.run(ActionContext(resources, _snapshot(customer), session))
+                ended = await _record(session, customer, step, outcome, lease)
+        else:
+            outcome = await action.run(ActionContext(resources, seen))
+            async with resources.sessions.begin() as session:
+                customer = await _locked_customer(session, seen.id)
+                if customer is None:
+                    raise LookupError("the customer is gone")
+                ended = await _record(session, customer, step, outcome, lease)
+        if ended.disable_login and outcome.keycloak_user_id is not None:
+            await _disable_made_login(resources, seen, run)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        async with resources.sessions.begin() as session:
+            await fail_attempt(session, seen.id, step, error, final=final)
+        run.failed[step.value] = error
+        log.warning("provisioning.step_failed", customer_id=str(seen.id), step=step.value, final=final,
+                    error=type(exc).__name__)
+        return []
+    run.ended[step.value] = outcome.status.value
+    log.info("provisioning.step_done", customer_id=str(seen.id), step=step.value, status=outcome.status.value,
+             activated=ended.activated)
+    return [(follow_up, ended.snapshot) for follow_up in ended.claimed]
+
+
+async def _disable_made_login(resources: WorkerResources, seen: CustomerSnapshot, run: ProvisioningRun) -> None:
+    """Suspended while the user was being made: the disable step may have found no user to disable."""
+    try:
+        await ActionContext(resources, seen).directory.disable_login(str(seen.id))
+    except Exception as exc:
+        async with resources.sessions.begin() as session:
+            await reopen(session, seen.id, Step.KEYCLOAK_DISABLED)  # the retry disables it
+        run.failed[Step.KEYCLOAK_DISABLED.value] = f"{type(exc).__name__}: {exc}"
+
+
+@dataclass(frozen=True)
+class _Ended:
+    claimed: list[Step]
+    snapshot: CustomerSnapshot
+    activated: bool
+    disable_login: bool
+
+
+async def _record(session: AsyncSession, customer: CustomerRecord, step: Step, outcome: Outcome,
+                  lease: datetime) -> _Ended:
+    """Record the step's end, want and claim its follow-ups, activate when the plan is complete."""
+    await end_step(session, customer.id, step, outcome.status, outcome.external_ref)
+    if outcome.keycloak_user_id is not None:
+        customer.keycloak_user_id = outcome.keycloak_user_id
+    claimed: list[Step] = []
+    wanted = follow_ups(step, outcome.status)
+    if wanted:
+        await want(session, customer.id, wanted)
+        claimed = await claim(session, customer.id, now=clock.now(), until=lease, steps=wanted)
+    activated = False
+    if step in ACTIVATION_STEPS and outcome.status is StepStatus.DONE:
+        before = customer_state(customer)
+        after, _ = before.activate(provisioning_complete=activation_complete(await step_states(session, customer.id)))
+        if after != before:
+            store_state(customer, after)
+            activated = True
+    snapshot = _snapshot(customer)
+    return _Ended(claimed, snapshot, activated, disable_login=snapshot.suspended)

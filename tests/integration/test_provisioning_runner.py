@@ -1,0 +1,202 @@
+"""The provisioning runner against a real PostgreSQL, with Keycloak and SMTP faked in-process:
+steps run side by side and each is recorded on its own, a failed step is retried without redoing
+the ones that succeeded, a step another runner holds is not run twice, suspension wins."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from typing import Any, cast
+
+import pytest
+from litestar import Litestar
+from sqlalchemy import func, select, update
+
+from service.customers.domain import ActivityStatus, CustomerType, KycLevel, KycStatus, VerificationStatus
+from service.customers.repository import customer_state, insert_customer, store_state
+from service.db.models import CustomerRecord, OutboxRecord, ProvisioningStepRecord
+from service.kyc.domain import KycFacts
+from service.ledger.repository import deposit_account
+from service.outbox import write_event
+from service.provisioning import actions
+from service.provisioning.directory import CustomerDirectory, CustomerLogin
+from service.provisioning.plan import Step, StepStatus
+from service.provisioning.runner import StepsBusy, StepsFailed, provision
+from service.provisioning.steps import step_states, want
+from service.settings import Settings
+from service.worker_context import WorkerResources
+
+# the app's sessions exist once the app has started
+pytestmark = pytest.mark.usefixtures("api")
+
+
+class FakeDirectory:
+    """Records what provisioning asked of Keycloak."""
+
+    def __init__(self) -> None:
+        self.made: list[str] = []
+        self.disabled: list[str] = []
+        self.passwords: list[str] = []
+
+    async def ensure_login(self, customer_id: str, email: str) -> CustomerLogin:
+        self.made.append(customer_id)
+        return CustomerLogin(f"user-{customer_id}", email, created=True)
+
+    async def set_temporary_password(self, user_id: str, password: str) -> None:
+        self.passwords.append(user_id)
+
+    async def disable_login(self, customer_id: str) -> str | None:
+        self.disabled.append(customer_id)
+        return f"user-{customer_id}" if customer_id in self.made else None
+
+    async def aclose(self) -> None:
+        pass
+
+
+class FakeMail:
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.sent: list[EmailMessage] = []
+
+    async def __call__(self, settings: Settings, message: EmailMessage) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("451 try again later")
+        self.sent.append(message)
+
+
+@pytest.fixture
+def directory() -> FakeDirectory:
+    return FakeDirectory()
+
+
+@pytest.fixture
+def mail(monkeypatch: pytest.MonkeyPatch) -> FakeMail:
+    fake = FakeMail()
+    monkeypatch.setattr(actions, "send_email", fake)
+    return fake
+
+
+@pytest.fixture
+def resources(app: Litestar, settings: Settings, directory: FakeDirectory) -> WorkerResources:
+    return WorkerResources(settings=settings, sessions=app.state.sessions, queue=cast(Any, None),
+                           directory=cast(CustomerDirectory, directory))
+
+
+APPROVED = KycFacts(kyc_status=KycStatus.APPROVED, verification_status=VerificationStatus.VERIFIED,
+                    kyc_level=KycLevel.BASIC)
+
+
+async def approved_customer(app: Litestar) -> tuple[uuid.UUID, int]:
+    """A customer approved by KYC, and the id of the event that says so."""
+    async with app.state.sessions.begin() as session:
+        record = await insert_customer(session, email=f"runner.{uuid.uuid4().hex[:10]}@example.com",
+                                       customer_type=CustomerType.PRIVATE_COMPANY, telegram_id=None)
+        after, events = customer_state(record).apply_kyc(APPROVED)
+        store_state(record, after)
+        for event in events:
+            write_event(session, event)
+    return record.id, await newest_event(app, record.id)
+
+
+async def newest_event(app: Litestar, customer_id: uuid.UUID) -> int:
+    async with app.state.sessions() as session:
+        newest = await session.scalar(select(func.max(OutboxRecord.id)).where(OutboxRecord.customer_id == customer_id))
+    assert newest is not None
+    return int(newest)
+
+
+async def states(app: Litestar, customer_id: uuid.UUID) -> dict[Step, StepStatus]:
+    async with app.state.sessions() as session:
+        return await step_states(session, customer_id)
+
+
+async def customer(app: Litestar, customer_id: uuid.UUID) -> CustomerRecord:
+    async with app.state.sessions() as session:
+        record = await session.get(CustomerRecord, customer_id)
+    assert record is not None
+    return record
+
+
+async def test_one_run_makes_the_login_the_email_and_the_account_and_activates(
+        app: Litestar, resources: WorkerResources, directory: FakeDirectory, mail: FakeMail) -> None:
+    customer_id, outbox_id = await approved_customer(app)
+    run = await provision(resources, outbox_id=outbox_id)
+    assert run.events_handled == 1
+    assert run.ended == {"keycloak_user": "done", "deposit_account": "done", "welcome_email": "done"}
+    assert await states(app, customer_id) == dict.fromkeys(
+        (Step.KEYCLOAK_USER, Step.DEPOSIT_ACCOUNT, Step.WELCOME_EMAIL), StepStatus.DONE)
+    shown = await customer(app, customer_id)
+    assert (shown.activity_status, shown.keycloak_user_id) == ("active", f"user-{customer_id}")
+    assert directory.passwords == [f"user-{customer_id}"]
+    assert len(mail.sent) == 1
+    async with app.state.sessions() as session:
+        assert (await deposit_account(session, customer_id)).account_set == "deposit-private-company-account-set"
+
+
+async def test_a_failed_step_is_retried_without_redoing_the_ones_that_succeeded(
+        app: Litestar, resources: WorkerResources, directory: FakeDirectory, mail: FakeMail) -> None:
+    mail.failures = 1
+    customer_id, outbox_id = await approved_customer(app)
+    with pytest.raises(StepsFailed, match="welcome_email"):
+        await provision(resources, outbox_id=outbox_id)
+    assert (await states(app, customer_id))[Step.WELCOME_EMAIL] is StepStatus.PENDING
+    assert (await customer(app, customer_id)).activity_status == "inactive"
+
+    again = await provision(resources, outbox_id=outbox_id)  # the queue's retry of the same job
+    assert again.events_handled == 0
+    assert again.ended == {"welcome_email": "done"}
+    assert directory.made == [str(customer_id)]
+    assert len(mail.sent) == 1
+    async with app.state.sessions() as session:
+        email_step = await session.get(ProvisioningStepRecord, (customer_id, Step.WELCOME_EMAIL.value))
+    assert email_step is not None
+    assert (email_step.attempts, email_step.last_error) == (2, None)
+    assert (await customer(app, customer_id)).activity_status == "active"
+
+
+async def test_the_last_attempt_marks_a_failing_step_failed(
+        app: Litestar, resources: WorkerResources, mail: FakeMail) -> None:
+    mail.failures = 1
+    customer_id, outbox_id = await approved_customer(app)
+    with pytest.raises(StepsFailed):
+        await provision(resources, outbox_id=outbox_id, final=True)
+    assert (await states(app, customer_id))[Step.WELCOME_EMAIL] is StepStatus.FAILED
+
+
+async def test_a_step_held_by_another_runner_is_left_to_it(
+        app: Litestar, resources: WorkerResources, directory: FakeDirectory, mail: FakeMail) -> None:
+    customer_id, outbox_id = await approved_customer(app)
+    async with app.state.sessions.begin() as session:  # as if another worker were making the login right now
+        await want(session, customer_id, [Step.KEYCLOAK_USER])
+        await session.execute(update(ProvisioningStepRecord)
+                              .where(ProvisioningStepRecord.customer_id == customer_id)
+                              .values(claimed_until=datetime(2999, 1, 1, tzinfo=UTC)))
+    with pytest.raises(StepsBusy):
+        await provision(resources, outbox_id=outbox_id)
+    assert directory.made == []
+    assert (await states(app, customer_id))[Step.DEPOSIT_ACCOUNT] is StepStatus.DONE
+    assert mail.sent == []
+
+
+async def test_a_suspended_customer_gets_no_login_and_no_email_but_a_frozen_account(
+        app: Litestar, resources: WorkerResources, directory: FakeDirectory, mail: FakeMail) -> None:
+    customer_id, _ = await approved_customer(app)
+    async with app.state.sessions.begin() as session:
+        record = await session.get(CustomerRecord, customer_id)
+        assert record is not None
+        after, events = customer_state(record).suspend()
+        store_state(record, after)
+        for event in events:
+            write_event(session, event)
+    run = await provision(resources, outbox_id=await newest_event(app, customer_id))
+    assert run.events_handled == 2
+    assert run.ended["keycloak_user"] == "skipped"
+    assert "welcome_email" not in run.ended
+    assert directory.made == []
+    assert mail.sent == []
+    async with app.state.sessions() as session:
+        assert (await deposit_account(session, customer_id)).status.value == "frozen"
+    assert (await customer(app, customer_id)).activity_status == ActivityStatus.SUSPENDED.value
+
