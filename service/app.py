@@ -102,7 +102,7 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool | Non
 
     app = Litestar(
         route_handlers=[CustomerController, KycController, DepositAccountController, audit_log, sumsub_webhook,
-                        portal_me, live, ready, queue_monitor, admin_router(settings),
+                        portal_me, live, ready, queue_monitor(settings), admin_router(settings),
                         create_static_files_router(STATIC_PATH, [STATIC_DIR], include_in_schema=False,
                                                    opt={"public": True})],
         lifespan=[lifespan],

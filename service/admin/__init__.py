@@ -23,7 +23,7 @@ from service.customers.repository import CustomerNotFound
 from service.problems import Problem
 from service.settings import Settings
 
-__all__ = ["admin_router"]
+__all__ = ["admin_router", "sign_in_redirect"]
 
 STATIC = Path(__file__).parent / "static"
 
@@ -33,7 +33,7 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _sign_in_required(request: Request[Any, Any, Any], exc: SignInRequired) -> Response[Any]:
+def sign_in_redirect(request: Request[Any, Any, Any], exc: SignInRequired) -> Response[Any]:
     target = "/admin/login?" + urlencode({"next": exc.next_path})
     # exception handlers get the application's plain Request, not the router's HTMXRequest
     if HTMXRequest(request.scope).htmx:
@@ -65,7 +65,7 @@ def admin_router(settings: Settings) -> Router:
                           ResponseHeader(name="X-Content-Type-Options", value="nosniff"),
                           ResponseHeader(name="Referrer-Policy", value="same-origin")],
         exception_handlers={
-            SignInRequired: _sign_in_required,
+            SignInRequired: sign_in_redirect,
             PanelForbidden: _error_page(403, "Not allowed"),
             PanelNotConfigured: _error_page(503, "The panel is not configured"),
             CustomerNotFound: _error_page(404, "No such customer"),

@@ -65,10 +65,12 @@ class Operator:
 
 
 def safe_next_path(raw: str | None) -> str:
-    """Only a path of the panel: an open redirect would hand the sign-in to another site."""
+    """Only a path of the panel (or the job queues' UI it links to): an open redirect would hand the
+    sign-in to another site."""
     if raw:
         parts = urlsplit(raw)
-        if not parts.scheme and not parts.netloc and parts.path.startswith("/admin") and "\\" not in raw:
+        if not parts.scheme and not parts.netloc and parts.path.startswith(("/admin", "/queues/")) \
+                and "\\" not in raw:
             return raw
     return "/admin/customers"
 

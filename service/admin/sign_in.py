@@ -33,7 +33,8 @@ PUBLIC = {"public": True}  # reachable without a session: these pages are how on
 
 
 def _cookie(request: Request[Any, Any, Any], value: str, *, clear: bool = False) -> Cookie:
-    return Cookie(key=COOKIE, value=value, path="/admin", httponly=True, samesite="lax",
+    # the whole site: the job queues' UI (/queues) takes the panel's session too; the API never reads it
+    return Cookie(key=COOKIE, value=value, path="/", httponly=True, samesite="lax",
                   secure=request.url.scheme == "https", max_age=0 if clear else None)
 
 

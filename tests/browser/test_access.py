@@ -135,7 +135,7 @@ def test_a_page_polling_when_its_session_expires_signs_in_again_and_comes_back(
 def test_signing_out_ends_the_keycloak_session_too(operator_page: Page, sandbox: Sandbox) -> None:
     page = operator_page
     [panel_cookie] = [c for c in page.context.cookies() if c["name"] == "admin_session"]
-    assert (panel_cookie["httpOnly"], panel_cookie["sameSite"], panel_cookie["path"]) == (True, "Lax", "/admin")
+    assert (panel_cookie["httpOnly"], panel_cookie["sameSite"], panel_cookie["path"]) == (True, "Lax", "/")
     assert panel_cookie["secure"] is False  # served over plain http here; over https it is Secure
     sso = next(c["value"] for c in page.context.cookies() if c["name"] == "KEYCLOAK_SESSION")
     keycloak_session = sandbox.keycloak.tokens.sessions[sso]
@@ -149,3 +149,22 @@ def test_signing_out_ends_the_keycloak_session_too(operator_page: Page, sandbox:
     expect(page.locator("#kc-form-login")).to_be_visible()
     sign_in(page, sandbox.keycloak.operator_username, sandbox.keycloak.operator_password)
     expect(page.get_by_role("heading", name="Customers")).to_be_visible()
+
+
+def test_the_job_queues_open_from_the_panel_for_an_operator_who_may_read_them(page: Page, sandbox: Sandbox) -> None:
+    # without a session the queue UI sends the browser through sign-in, then back to it
+    page.goto("/queues/")
+    expect(page.locator("#kc-form-login")).to_be_visible()
+    page.get_by_label("Username or email").fill(sandbox.keycloak.operator_username)
+    page.get_by_label("Password").fill(sandbox.keycloak.operator_password)
+    page.get_by_role("button", name="Sign In").click()
+    expect(page).to_have_url(re.compile(r"/queues/?$"))
+    assert sandbox.settings is not None
+    queues = page.evaluate("() => fetch('/queues/api/queues').then(r => r.json())")["queues"]
+    assert [queue["name"] for queue in queues] == [sandbox.settings.queue_name]
+    # the panel links to it, and a change posted from the browser (no CSRF token) is refused
+    page.goto("/admin/customers")
+    expect(page.get_by_role("link", name="Job queues")).to_have_attribute("href", "/queues/")
+    status = page.evaluate(f"() => fetch('/queues/api/queues/{sandbox.settings.queue_name}/jobs/nothing/abort', "
+                           "{method: 'POST'}).then(r => r.status)")
+    assert status == 403
