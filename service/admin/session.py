@@ -14,11 +14,13 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service import clock
 
 __all__ = ["COOKIE", "PanelSession", "PanelSessions", "admin_sessions"]
 
@@ -91,7 +93,7 @@ class PanelSessions:
     # lifecycle
     async def begin_sign_in(self, next_path: str) -> str:
         key = secrets.token_urlsafe(32)
-        now = datetime.now(UTC)
+        now = clock.now()
         async with self._sessions.begin() as db:
             # sign-ins abandoned, sessions run out: nobody needs them any more
             await db.execute(sa.delete(admin_sessions).where(admin_sessions.c.expires_at < now - timedelta(hours=1)))
@@ -104,7 +106,7 @@ class PanelSessions:
         """The live session of this cookie, its idle time renewed; None when there is none."""
         if not key:
             return None
-        now = datetime.now(UTC)
+        now = clock.now()
         async with self._sessions.begin() as db:
             row = (await db.execute(
                 sa.update(admin_sessions)
@@ -122,7 +124,7 @@ class PanelSessions:
                                keycloak_session_id: str | None) -> str:
         """A new key for the signed-in session (the pre-login cookie is never promoted: no fixation)."""
         key = secrets.token_urlsafe(32)
-        now = datetime.now(UTC)
+        now = clock.now()
         async with self._sessions.begin() as db:
             await db.execute(sa.delete(admin_sessions).where(admin_sessions.c.id_digest == self._digest(pending.key)))
             await db.execute(sa.insert(admin_sessions).values(
@@ -138,5 +140,5 @@ class PanelSessions:
         """End every session of one operator (as an idle timeout would); returns how many."""
         async with self._sessions.begin() as db:
             result = await db.execute(sa.update(admin_sessions).where(admin_sessions.c.username == username)
-                                      .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+                                      .values(expires_at=clock.now() - timedelta(seconds=1)))
         return int(result.rowcount)  # type: ignore[attr-defined]
