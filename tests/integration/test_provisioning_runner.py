@@ -5,16 +5,18 @@ the ones that succeeded, a step another runner holds is not run twice, suspensio
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any, cast
 
 import pytest
-from litestar import Litestar
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.customers.domain import ActivityStatus, CustomerType, KycLevel, KycStatus, VerificationStatus
 from service.customers.repository import customer_state, insert_customer, store_state
+from service.db.engine import create_engine, session_factory
 from service.db.models import CustomerRecord, OutboxRecord, ProvisioningStepRecord
 from service.kyc.domain import KycFacts
 from service.ledger.repository import deposit_account
@@ -26,9 +28,18 @@ from service.provisioning.runner import StepsBusy, StepsFailed, provision
 from service.provisioning.steps import step_states, want
 from service.settings import Settings
 from service.worker_context import WorkerResources
+from tests.support.databases import scratch_database
 
-# the app's sessions exist once the app has started
-pytestmark = pytest.mark.usefixtures("api")
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@pytest.fixture(scope="module")
+async def sessions() -> AsyncIterator[Sessions]:
+    """A database of this module's own: no worker of another test relays these events meanwhile."""
+    async with scratch_database("runner") as url:
+        engine = create_engine(url, 4)
+        yield session_factory(engine)
+        await engine.dispose()
 
 
 class FakeDirectory:
@@ -79,8 +90,8 @@ def mail(monkeypatch: pytest.MonkeyPatch) -> FakeMail:
 
 
 @pytest.fixture
-def resources(app: Litestar, settings: Settings, directory: FakeDirectory) -> WorkerResources:
-    return WorkerResources(settings=settings, sessions=app.state.sessions, queue=cast(Any, None),
+def resources(sessions: Sessions, settings: Settings, directory: FakeDirectory) -> WorkerResources:
+    return WorkerResources(settings=settings, sessions=sessions, queue=cast(Any, None),
                            directory=cast(CustomerDirectory, directory))
 
 
@@ -88,87 +99,87 @@ APPROVED = KycFacts(kyc_status=KycStatus.APPROVED, verification_status=Verificat
                     kyc_level=KycLevel.BASIC)
 
 
-async def approved_customer(app: Litestar) -> tuple[uuid.UUID, int]:
+async def approved_customer(sessions: Sessions) -> tuple[uuid.UUID, int]:
     """A customer approved by KYC, and the id of the event that says so."""
-    async with app.state.sessions.begin() as session:
+    async with sessions.begin() as session:
         record = await insert_customer(session, email=f"runner.{uuid.uuid4().hex[:10]}@example.com",
                                        customer_type=CustomerType.PRIVATE_COMPANY, telegram_id=None)
         after, events = customer_state(record).apply_kyc(APPROVED)
         store_state(record, after)
         for event in events:
             write_event(session, event)
-    return record.id, await newest_event(app, record.id)
+    return record.id, await newest_event(sessions, record.id)
 
 
-async def newest_event(app: Litestar, customer_id: uuid.UUID) -> int:
-    async with app.state.sessions() as session:
+async def newest_event(sessions: Sessions, customer_id: uuid.UUID) -> int:
+    async with sessions() as session:
         newest = await session.scalar(select(func.max(OutboxRecord.id)).where(OutboxRecord.customer_id == customer_id))
     assert newest is not None
     return int(newest)
 
 
-async def states(app: Litestar, customer_id: uuid.UUID) -> dict[Step, StepStatus]:
-    async with app.state.sessions() as session:
+async def states(sessions: Sessions, customer_id: uuid.UUID) -> dict[Step, StepStatus]:
+    async with sessions() as session:
         return await step_states(session, customer_id)
 
 
-async def customer(app: Litestar, customer_id: uuid.UUID) -> CustomerRecord:
-    async with app.state.sessions() as session:
+async def customer(sessions: Sessions, customer_id: uuid.UUID) -> CustomerRecord:
+    async with sessions() as session:
         record = await session.get(CustomerRecord, customer_id)
     assert record is not None
     return record
 
 
 async def test_one_run_makes_the_login_the_email_and_the_account_and_activates(
-        app: Litestar, resources: WorkerResources, directory: FakeDirectory, mail: FakeMail) -> None:
-    customer_id, outbox_id = await approved_customer(app)
+        sessions: Sessions, resources: WorkerResources, directory: FakeDirectory, mail: FakeMail) -> None:
+    customer_id, outbox_id = await approved_customer(sessions)
     run = await provision(resources, outbox_id=outbox_id)
     assert run.events_handled == 1
     assert run.ended == {"keycloak_user": "done", "deposit_account": "done", "welcome_email": "done"}
-    assert await states(app, customer_id) == dict.fromkeys(
+    assert await states(sessions, customer_id) == dict.fromkeys(
         (Step.KEYCLOAK_USER, Step.DEPOSIT_ACCOUNT, Step.WELCOME_EMAIL), StepStatus.DONE)
-    shown = await customer(app, customer_id)
+    shown = await customer(sessions, customer_id)
     assert (shown.activity_status, shown.keycloak_user_id) == ("active", f"user-{customer_id}")
     assert directory.passwords == [f"user-{customer_id}"]
     assert len(mail.sent) == 1
-    async with app.state.sessions() as session:
+    async with sessions() as session:
         assert (await deposit_account(session, customer_id)).account_set == "deposit-private-company-account-set"
 
 
 async def test_a_failed_step_is_retried_without_redoing_the_ones_that_succeeded(
-        app: Litestar, resources: WorkerResources, directory: FakeDirectory, mail: FakeMail) -> None:
+        sessions: Sessions, resources: WorkerResources, directory: FakeDirectory, mail: FakeMail) -> None:
     mail.failures = 1
-    customer_id, outbox_id = await approved_customer(app)
+    customer_id, outbox_id = await approved_customer(sessions)
     with pytest.raises(StepsFailed, match="welcome_email"):
         await provision(resources, outbox_id=outbox_id)
-    assert (await states(app, customer_id))[Step.WELCOME_EMAIL] is StepStatus.PENDING
-    assert (await customer(app, customer_id)).activity_status == "inactive"
+    assert (await states(sessions, customer_id))[Step.WELCOME_EMAIL] is StepStatus.PENDING
+    assert (await customer(sessions, customer_id)).activity_status == "inactive"
 
     again = await provision(resources, outbox_id=outbox_id)  # the queue's retry of the same job
     assert again.events_handled == 0
     assert again.ended == {"welcome_email": "done"}
     assert directory.made == [str(customer_id)]
     assert len(mail.sent) == 1
-    async with app.state.sessions() as session:
+    async with sessions() as session:
         email_step = await session.get(ProvisioningStepRecord, (customer_id, Step.WELCOME_EMAIL.value))
     assert email_step is not None
     assert (email_step.attempts, email_step.last_error) == (2, None)
-    assert (await customer(app, customer_id)).activity_status == "active"
+    assert (await customer(sessions, customer_id)).activity_status == "active"
 
 
 async def test_the_last_attempt_marks_a_failing_step_failed(
-        app: Litestar, resources: WorkerResources, mail: FakeMail) -> None:
+        sessions: Sessions, resources: WorkerResources, mail: FakeMail) -> None:
     mail.failures = 1
-    customer_id, outbox_id = await approved_customer(app)
+    customer_id, outbox_id = await approved_customer(sessions)
     with pytest.raises(StepsFailed):
         await provision(resources, outbox_id=outbox_id, final=True)
-    assert (await states(app, customer_id))[Step.WELCOME_EMAIL] is StepStatus.FAILED
+    assert (await states(sessions, customer_id))[Step.WELCOME_EMAIL] is StepStatus.FAILED
 
 
 async def test_a_step_held_by_another_runner_is_left_to_it(
-        app: Litestar, resources: WorkerResources, directory: FakeDirectory, mail: FakeMail) -> None:
-    customer_id, outbox_id = await approved_customer(app)
-    async with app.state.sessions.begin() as session:  # as if another worker were making the login right now
+        sessions: Sessions, resources: WorkerResources, directory: FakeDirectory, mail: FakeMail) -> None:
+    customer_id, outbox_id = await approved_customer(sessions)
+    async with sessions.begin() as session:  # as if another worker were making the login right now
         await want(session, customer_id, [Step.KEYCLOAK_USER])
         await session.execute(update(ProvisioningStepRecord)
                               .where(ProvisioningStepRecord.customer_id == customer_id)
@@ -176,27 +187,27 @@ async def test_a_step_held_by_another_runner_is_left_to_it(
     with pytest.raises(StepsBusy):
         await provision(resources, outbox_id=outbox_id)
     assert directory.made == []
-    assert (await states(app, customer_id))[Step.DEPOSIT_ACCOUNT] is StepStatus.DONE
+    assert (await states(sessions, customer_id))[Step.DEPOSIT_ACCOUNT] is StepStatus.DONE
     assert mail.sent == []
 
 
 async def test_a_suspended_customer_gets_no_login_and_no_email_but_a_frozen_account(
-        app: Litestar, resources: WorkerResources, directory: FakeDirectory, mail: FakeMail) -> None:
-    customer_id, _ = await approved_customer(app)
-    async with app.state.sessions.begin() as session:
+        sessions: Sessions, resources: WorkerResources, directory: FakeDirectory, mail: FakeMail) -> None:
+    customer_id, _ = await approved_customer(sessions)
+    async with sessions.begin() as session:
         record = await session.get(CustomerRecord, customer_id)
         assert record is not None
         after, events = customer_state(record).suspend()
         store_state(record, after)
         for event in events:
             write_event(session, event)
-    run = await provision(resources, outbox_id=await newest_event(app, customer_id))
+    run = await provision(resources, outbox_id=await newest_event(sessions, customer_id))
     assert run.events_handled == 2
     assert run.ended["keycloak_user"] == "skipped"
     assert "welcome_email" not in run.ended
     assert directory.made == []
     assert mail.sent == []
-    async with app.state.sessions() as session:
+    async with sessions() as session:
         assert (await deposit_account(session, customer_id)).status.value == "frozen"
-    assert (await customer(app, customer_id)).activity_status == ActivityStatus.SUSPENDED.value
+    assert (await customer(sessions, customer_id)).activity_status == ActivityStatus.SUSPENDED.value
 
