@@ -1,5 +1,6 @@
 """``python -m sim up [--env-file PATH] [--seed N]``: the whole stack, until interrupted;
-``python -m sim portal-login``: a customer's portal token, through the login page."""
+``python -m sim portal-login``: a customer's portal token, through the login page;
+``python -m sim run|replay|search``: scenario files (``sim.scenarios.cli``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from service.logging import configure_logging
 from service.settings import read_dotenv
 from sim.portal_login import LoginFailed, log_in_through_login_page
 from sim.sandbox import DEFAULT_PORTS, Sandbox
+from sim.scenarios import cli as scenario_cli
 
 
 async def up(args: argparse.Namespace) -> None:
@@ -72,7 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     login_parser.add_argument("--username", required=True, help="the customer's email")
     login_parser.add_argument("--password", required=True, help="the password (the welcome email's, first time)")
     login_parser.add_argument("--new-password", help="given when Keycloak asks for a new password")
+    scenario_cli.register(commands)
     args = parser.parse_args(argv)
+    if hasattr(args, "handler"):
+        return int(args.handler(args))
     if args.command == "portal-login":
         return asyncio.run(portal_login(args))
     asyncio.run(up(args))

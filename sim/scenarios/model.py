@@ -114,7 +114,7 @@ STEP_KINDS: Mapping[str, StepKind] = {kind.name: kind for kind in _KINDS}
 
 # what an expectation may say about a customer; each is checked once the run settles
 EXPECTATION_FIELDS = ("kyc_status", "verification_status", "kyc_level", "activity_status", "balance_cents",
-                      "account_status", "users", "emails", "accounts")
+                      "account_status", "account_set", "users", "enabled_users", "emails", "accounts")
 
 
 @dataclass(frozen=True)
