@@ -191,8 +191,8 @@ def _check(kind: str, given: Mapping[str, Any]) -> None:
         raise ScenarioError(f"the systems are {', '.join(SYSTEMS)}, not {given['system']!r}")
     if kind == "release":
         order = given["order"]
-        if not (order in RELEASE_ORDERS or isinstance(order, list | tuple)
-                and all(isinstance(i, int) for i in order)):
+        if not (order in RELEASE_ORDERS or (isinstance(order, list | tuple)
+                and all(isinstance(i, int) for i in order))):
             raise ScenarioError(f"release order is one of {', '.join(RELEASE_ORDERS)} or a list of positions")
     if kind == "wait" and not any(given[k] is not None for k in ("kyc_status", "activity_status", "failed_step",
                                                                   "held")):
@@ -248,6 +248,9 @@ class Scenario:
     steps: list[Step] = field(default_factory=list)
     expectations: list[Expectation] = field(default_factory=list)
     timeout: float = 60.0  # seconds a wait or the expectations may take
+    # operator calls for a group's members at once; above 1, ids the fakes hand out follow arrival
+    # order, so a replay gives the same ids but not always to the same customer
+    parallel: int = 1
 
     # building
     @classmethod
@@ -258,7 +261,7 @@ class Scenario:
         self.steps.append(Step.make(kind, arguments if arguments is not None else named))
         return self
 
-    def create(self, customer: str, type: str = "individual", *, count: int | None = None) -> Self:  # noqa: A002 - the field's name in scenario files
+    def create(self, customer: str, type: str = "individual", *, count: int | None = None) -> Self:
         return self.step("create", customer=customer, type=type, count=count)
 
     def start_kyc(self, customer: str) -> Self:
@@ -331,7 +334,7 @@ class Scenario:
     def from_data(cls, data: Mapping[str, Any]) -> Scenario:
         if not isinstance(data, Mapping) or "name" not in data:
             raise ScenarioError("a scenario is a mapping with a name, steps and expectations")
-        unknown = set(data) - {"name", "seed", "description", "steps", "expect", "timeout"}
+        unknown = set(data) - {"name", "seed", "description", "steps", "expect", "timeout", "parallel"}
         if unknown:
             raise ScenarioError(f"a scenario has no {', '.join(sorted(unknown))}")
         steps = []
@@ -345,7 +348,7 @@ class Scenario:
                 raise ScenarioError(f"step {number}: {exc}") from None
         expectations = [Expectation.make(entry) for entry in data.get("expect") or []]
         return cls(str(data["name"]), int(data.get("seed", 0)), str(data.get("description", "")).strip(), steps,
-                   expectations, float(data.get("timeout", 60.0)))
+                   expectations, float(data.get("timeout", 60.0)), max(1, int(data.get("parallel", 1))))
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "seed": self.seed}
@@ -353,6 +356,8 @@ class Scenario:
             data["description"] = self.description
         if self.timeout != 60.0:
             data["timeout"] = self.timeout
+        if self.parallel != 1:
+            data["parallel"] = self.parallel
         data["steps"] = [step.to_data() for step in self.steps]
         data["expect"] = [expectation.to_data() for expectation in self.expectations]
         return data
@@ -360,7 +365,8 @@ class Scenario:
     def with_seed(self, seed: int | None) -> Scenario:
         if seed is None:
             return self
-        return Scenario(self.name, seed, self.description, list(self.steps), list(self.expectations), self.timeout)
+        return Scenario(self.name, seed, self.description, list(self.steps), list(self.expectations), self.timeout,
+                        self.parallel)
 
     def table(self) -> Any:
         """The steps as a DataFrame: what a reader sees before a run."""

@@ -15,6 +15,7 @@ the service's inbox are quiet, so an effect made twice is caught.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 import sys
@@ -43,8 +44,12 @@ from sim.seed import Seed
 __all__ = ["Customer", "ScenarioRun", "StepFailed", "run_scenario"]
 
 T = TypeVar("T")
+_STATES = ("kyc_status", "verification_status", "kyc_level", "activity_status")
 EFFECTS = ("users", "enabled_users", "emails", "accounts", "balance_cents", "account_status", "account_set")
-PROGRESS_FROM = 30  # actions in a run before it shows a progress bar
+PROGRESS_FROM = 30
+WEBHOOKS_IN_FLIGHT = 8
+_SUMSUB_STEPS = ("submit_documents", "resubmit", "review", "on_hold")
+_OPERATOR_STEPS = ("start_kyc", "deactivate", "deposit", "withdraw")  # actions in a run before it shows a progress bar
 _LANE_OF_STEP = {"create": "Service", "start_kyc": "Service", "deactivate": "Service", "deposit": "Service",
                  "withdraw": "Service", "submit_documents": "Sumsub", "resubmit": "Sumsub", "review": "Sumsub",
                  "on_hold": "Sumsub", "duplicate": "Network", "hold": "Network", "release": "Network",
@@ -123,7 +128,7 @@ class ScenarioRun:
             if customer.id:
                 text = text.replace(customer.id, f"<{name}>")
         data = json.loads(text)
-        lines = []
+        lines: list[str] = []
         for section, entries in sorted(data.items()):
             if section == "keycloak.requests":
                 entries = {json.dumps(e, sort_keys=True) for e in entries}  # retries follow the wall clock
@@ -249,30 +254,69 @@ class ScenarioRunner:
             if bar is not None:
                 bar.update(1)
             return
-        for name in self._members(step.get("customer")):
+        members = self._members(step.get("customer"))
+        if len(members) > 1 and self.scenario.parallel > 1 and kind in _OPERATOR_STEPS:
+            await self._in_parallel([functools.partial(self._for_customer, step, self.customers[name])
+                                     for name in members], bar)
+            return
+        for name in members:
             await self._for_customer(step, self.customers[name])
             if bar is not None:
                 bar.update(1)
+            if len(members) > 1 and kind in _SUMSUB_STEPS:
+                await self._drain_webhooks()
+
+    async def _in_parallel(self, calls: list[Callable[[], Awaitable[Any]]], bar: Any) -> None:
+        """At most ``parallel`` calls at once; the first failure ends the step."""
+        gate = asyncio.Semaphore(self.scenario.parallel)
+
+        async def one(call: Callable[[], Awaitable[Any]]) -> None:
+            async with gate:
+                await call()
+            if bar is not None:
+                bar.update(1)
+
+        async with asyncio.TaskGroup() as group:
+            for call in calls:
+                group.create_task(one(call))
+
+    async def _drain_webhooks(self) -> None:
+        """Let the webhooks of a step on many customers go out a few at a time, as Sumsub sends them
+        (a bounded number at once), rather than all at the same instant."""
+        deadline = time.monotonic() + self.scenario.timeout
+        while await self.stack.webhook_backlog() > WEBHOOKS_IN_FLIGHT and time.monotonic() < deadline:  # noqa: ASYNC110 - the backlog is the fake's, polled: it signals nothing
+            await asyncio.sleep(0.01)
 
     async def _create(self, step: Step, bar: Any) -> None:
         name, count = str(step.get("customer")), step.get("count")
         names = [f"{name}-{i}" for i in range(1, count + 1)] if count else [name]
         if count:
             self.groups[name] = names
-        for member in names:
+        people = []
+        for member in names:  # drawn in order, whatever order the calls then take
             if member in self.customers:
                 raise StepFailed(f"{member} exists already")
             slug = re.sub(r"[^a-z0-9]+", "-", member.lower()).strip("-")
-            person = f"{self.faker.first_name()}.{self.faker.last_name()}".lower()
-            person = re.sub(r"[^a-z.]+", "", person)
-            customer = Customer(member, str(step.get("type")), f"{person}.{slug}{self.tag}@example.com")
+            person = re.sub(r"[^a-z.]+", "", f"{self.faker.first_name()}.{self.faker.last_name()}".lower())
+            people.append(Customer(member, str(step.get("type")), f"{person}.{slug}{self.tag}@example.com"))
+
+        async def create(customer: Customer) -> None:
             at = self.stack.now()
             created = await self._call("POST", "/api/customers", {"email": customer.email,
                                                                    "customer_type": customer.customer_type}, 201)
             customer.id, customer.public_id = created["id"], created["public_id"]
-            self.customers[member] = customer
-            self._note("QA", "Service", f"create {customer.customer_type} → {customer.public_id}", customer=member,
-                       at=at)
+            self.customers[customer.name] = customer
+            self._note("QA", "Service", f"create {customer.customer_type} → {customer.public_id}",
+                       customer=customer.name, at=at)
+
+        if len(people) > 1 and self.scenario.parallel > 1:
+            await self._in_parallel([functools.partial(create, c) for c in people], bar)
+            # the customers in the scenario's order, not the calls' order
+            for customer in people:
+                self.customers[customer.name] = self.customers.pop(customer.name)
+            return
+        for customer in people:
+            await create(customer)
             if bar is not None:
                 bar.update(1)
 
@@ -298,7 +342,8 @@ class ScenarioRunner:
             await self._network(step, None)
 
     async def _network(self, step: Step, customer: Customer | None) -> None:
-        params = {name: step.get(name) for name in ("copies", "count", "seconds") if name in STEP_KINDS[step.kind].arguments}
+        takes = STEP_KINDS[step.kind].arguments
+        params = {name: step.get(name) for name in ("copies", "count", "seconds") if name in takes}
         await self.stack.network_rule(step.kind, customer.id if customer else None, **params)
         details = ", ".join(f"{k}={v}" for k, v in params.items())
         self._note("QA", "Network", f"{step.kind} next callbacks" + (f" ({details})" if details else ""),
@@ -405,30 +450,62 @@ class ScenarioRunner:
         deadline = time.monotonic() + self.scenario.timeout
         pairs = self._expected()
         if bar is not None:
-            bar.total += len(pairs)
+            bar.total += len({name for _, name in pairs if name})
             bar.set_description(f"{self.scenario.name}: expectations")
-        for expectation, name in pairs:  # each in turn: once the first holds, the rest mostly hold already
-            await self._holds(expectation, name, deadline)
-            if bar is not None:
-                bar.update(1)
+        await self._states_reached(pairs, deadline, bar)
         await self._quiet(deadline)
+        missed: dict[int, list[str]] = {}
         for expectation, name in pairs:  # once more, with everything settled: an effect made twice shows now
             held, seen = await self._evaluate(expectation, name)
             record.checks.append({"expectation": expectation.describe() if name is None or name == expectation.customer
                                   else f"{name} ({expectation.describe()})", "held": held, "seen": seen})
             if not held:
-                record.failures.append(f"expected {name or 'callbacks'} {_said(expectation)}; saw {seen}")
+                missed.setdefault(id(expectation), []).append(f"{name or 'callbacks'} saw {seen}")
+        for expectation in self.scenario.expectations:
+            misses = missed.get(id(expectation), [])
+            if misses:
+                who = expectation.customer or "callbacks"
+                some = "; ".join(misses[:3]) + (f"; … {len(misses) - 3} more" if len(misses) > 3 else "")
+                record.failures.append(f"expected {who}: {_said(expectation)} — {len(misses)} did not: {some}")
         for name, customer in self.customers.items():
             if name not in self.run_record.final:
                 await self._customer(customer)
-            record.effects[name] = await self._effects(customer)
+            if name not in record.effects:
+                record.effects[name] = await self._effects(customer)
 
-    async def _holds(self, expectation: Expectation, name: str | None, deadline: float) -> None:
+    async def _states_reached(self, pairs: list[tuple[Expectation, str | None]], deadline: float, bar: Any) -> None:
+        """Until every customer shows the states its expectations name (from the list of customers,
+        a page for a hundred), or the deadline; the effects are checked after, once things are quiet."""
+        wanted = {name: {k: v for k, v in e.fields.items() if k in _STATES} for e, name in pairs if name}
+        waiting = {name for name, fields in wanted.items() if fields}
+        done, pause = 0, 0.1
+        while waiting and time.monotonic() < deadline:
+            shown = await self._all_customers()
+            for name in list(waiting):
+                view = shown.get(self.customers[name].id, {})
+                if all(view.get(k) == v for k, v in wanted[name].items()):
+                    waiting.discard(name)
+            if bar is not None:
+                bar.update(len(wanted) - len(waiting) - done)
+                done = len(wanted) - len(waiting)
+            if waiting:
+                await asyncio.sleep(pause)
+                pause = min(pause * 1.5, 1.0)  # each look lists every customer: look less often as it drags on
+
+    async def _all_customers(self) -> dict[str, dict[str, Any]]:
+        assert self.api is not None
+        found: dict[str, dict[str, Any]] = {}
+        cursor = None
+        mine = {c.id for c in self.customers.values()}
         while True:
-            held, _ = await self._evaluate(expectation, name)
-            if held or time.monotonic() > deadline:
-                return
-            await asyncio.sleep(0.1)
+            params: dict[str, Any] = {"limit": 100, **({"cursor": cursor} if cursor else {})}
+            page = await self.api.get("/api/customers", params=params)
+            page.raise_for_status()
+            body = page.json()
+            found.update({c["id"]: c for c in body["items"] if c["id"] in mine})
+            cursor = body.get("next_cursor")
+            if not cursor or len(found) == len(mine):
+                return found
 
     async def _quiet(self, deadline: float) -> None:
         assert self.api is not None
@@ -451,13 +528,10 @@ class ScenarioRunner:
         customer = self.customers[name]
         shown = await self._customer(customer)
         seen: dict[str, Any] = {}
-        effects: dict[str, Any] | None = None
+        if any(key in EFFECTS for key in expectation.fields):
+            self.run_record.effects[name] = await self._effects(customer)
         for key in expectation.fields:
-            if key in EFFECTS:
-                effects = effects or await self._effects(customer)
-                seen[key] = effects[key]
-            else:
-                seen[key] = shown.get(key)
+            seen[key] = self.run_record.effects[name][key] if key in EFFECTS else shown.get(key)
         return all(seen[k] == v for k, v in expectation.fields.items()), seen
 
     async def _effects(self, customer: Customer) -> dict[str, Any]:
@@ -503,7 +577,8 @@ def _said(expectation: Expectation) -> str:
     return ", ".join(f"{k}={v}" for k, v in expectation.fields.items()) or "no failed callbacks"
 
 
-async def _until(probe: Callable[[], Awaitable[T]], holds: Callable[[T], bool], timeout: float, what: str) -> T:
+async def _until(probe: Callable[[], Awaitable[T]], holds: Callable[[T], bool], timeout: float,  # noqa: ASYNC109 - a deadline on a condition, not a sleep
+                 what: str) -> T:
     deadline = time.monotonic() + timeout
     interval = 0.05
     while True:

@@ -54,6 +54,7 @@ class Stack(Protocol):
     async def users_of(self, customer_id: str) -> list[dict[str, Any]]: ...
     async def emails_to(self, address: str) -> list[dict[str, Any]]: ...
     async def webhooks_settled(self) -> bool: ...
+    async def webhook_backlog(self) -> int: ...
     async def fake_events(self, since: float) -> list[TimelineEvent]: ...
     async def journals(self) -> dict[str, Any]: ...
 
@@ -184,6 +185,12 @@ class InProcessStack:
         return not any(d.state == "in_flight" or (d.next_attempt_at is not None and d.next_attempt_at <= now)
                        for d in self.sandbox.sumsub.webhooks.pending())
 
+    async def webhook_backlog(self) -> int:
+        """Webhooks on their way or due now: what a step on many customers lets drain before going on."""
+        now = self.now()
+        return sum(1 for d in self.sandbox.sumsub.webhooks.pending()
+                   if d.state == "in_flight" or (d.next_attempt_at is not None and d.next_attempt_at <= now))
+
     # what the fakes recorded
     async def fake_events(self, since: float) -> list[TimelineEvent]:
         box = self.sandbox
@@ -210,7 +217,7 @@ class InProcessStack:
             "network": [{"action": r.action, "message": r.message_id, "copy": r.copy, "status": r.status,
                          "rule": r.rule} for r in box.network.journal],
             "keycloak.users": [{"id": u.id, "username": u.username, "enabled": u.enabled,
-                                "customer_id": (u.attributes.get("customer_id") or [None])[0]}
+                                "customer_id": next(iter(u.attributes.get("customer_id") or []), None)}
                                for u in realm.users.values()],
             "keycloak.requests": [{"method": r.method, "path": r.path, "status": r.status}
                                   for r in box.keycloak.journal.entries],
@@ -300,6 +307,9 @@ class RemoteStack:
 
     async def webhooks_settled(self) -> bool:
         return True  # the sender's queue is not visible from outside; the service's callbacks tell instead
+
+    async def webhook_backlog(self) -> int:
+        return 0  # the fake paces its own sending
 
     async def fake_events(self, since: float) -> list[TimelineEvent]:
         return await self.admin.timeline_events(since)

@@ -95,7 +95,8 @@ def events_from_fakes(*, sumsub_requests: Iterable[Any] = (), network: Iterable[
     for message in emails:
         at = message.received_at.timestamp()
         if at >= since:
-            events.append(TimelineEvent(at, "Worker", "SMTP", "email", f"“{message.subject}” to {', '.join(message.rcpt_tos)}",
+            to = ", ".join(message.rcpt_tos)
+            events.append(TimelineEvent(at, "Worker", "SMTP", "email", f"“{message.subject}” to {to}",
                                         refs={"email": ",".join(message.rcpt_tos)}))
     return events
 
@@ -134,7 +135,7 @@ class Timeline:
         return Timeline(named, title=self.title, start=self.start)
 
     def for_customer(self, customer: str) -> Timeline:
-        return Timeline([e for e in self.events if e.customer in ("", customer) and e.kind != "request"
+        return Timeline([e for e in self.events if (e.customer in ("", customer) and e.kind != "request")
                          or e.customer == customer], title=f"{self.title}: {customer}", start=self.start)
 
     def lanes(self) -> list[str]:
@@ -271,8 +272,9 @@ def lifecycle_durations(customers: Mapping[str, Mapping[str, Any]]) -> Any:
         kyc = customer.get("kyc") or {}
         started, reviewed = _time(kyc.get("started_at")), _time(kyc.get("reviewed_at"))
         steps = customer.get("provisioning") or {}
-        activation = [_time(steps[s]["updated_at"]) for s in ("keycloak_user", "welcome_email", "deposit_account")
-                      if s in steps and steps[s]["status"] == "done"]
+        activation = [moment for s in ("keycloak_user", "welcome_email", "deposit_account")
+                      if s in steps and steps[s]["status"] == "done"
+                      and (moment := _time(steps[s]["updated_at"])) is not None]
         active = max(activation) if len(activation) == 3 and customer.get("activity_status") != "inactive" else None
 
         def since(moment: datetime | None, origin: datetime | None = created) -> float | None:
