@@ -31,7 +31,7 @@ from sim.scenarios.logs import requiet
 from sim.scenarios.timeline import TimelineEvent, events_from_fakes
 from sim.smtp.faults import SmtpFaultRule
 
-__all__ = ["ANY_PORT", "InProcessStack", "RemoteStack", "Stack", "fresh_sandbox", "operator_token"]
+__all__ = ["ANY_PORT", "InProcessStack", "RemoteStack", "SandboxSession", "Stack", "fresh_sandbox", "operator_token"]
 
 ANY_PORT = {"service": 0, "keycloak": 0, "sumsub": 0, "smtp": 0, "smtp_api": 0}
 WELCOME_SUBJECT = "Welcome"
@@ -339,6 +339,26 @@ async def fresh_sandbox(seed: int, *, database_server: str | None = None,
     finally:
         with contextlib.suppress(Exception):  # a database that cannot be dropped must not hide the run's outcome
             await drop_database(url, name)
+
+
+class SandboxSession:
+    """``fresh_sandbox`` for a notebook, where one block cannot span cells:
+
+        session = SandboxSession(seed=7)
+        stack = await session.start()
+        ...
+        await session.stop()          # the sandbox stops and its database is dropped
+    """
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+        self._exit = contextlib.AsyncExitStack()
+
+    async def start(self) -> Sandbox:
+        return await self._exit.enter_async_context(fresh_sandbox(self.seed))
+
+    async def stop(self) -> None:
+        await self._exit.aclose()
 
 
 async def _embedded() -> Any:
