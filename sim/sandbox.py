@@ -153,6 +153,7 @@ class Sandbox:
             job_backoff_base_seconds=0.5,
             job_backoff_max_seconds=10.0,
             outbox_poll_seconds=1.0,
+            log_level=os.environ.get("LOG_LEVEL", "INFO"),  # a notebook quiets the service with LOG_LEVEL
         )
         if not self._run_service:
             return  # the caller runs the service (in processes of its own) and calls attach_service

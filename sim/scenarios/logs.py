@@ -1,13 +1,14 @@
 """Quiet logs for scenario runs and notebooks: the service's warnings and errors, not its chatter.
 
-The service configures logging when its app is made (at the level of its settings), so a sandbox
-started after ``quiet_logs()`` is quieted again once it is up (``fresh_sandbox`` does it; a notebook
-that starts a ``Sandbox`` itself calls ``quiet_logs()`` after ``start()``).
+The service configures logging when its app is made, at the level of its settings: a sandbox takes
+``LOG_LEVEL`` from the environment, which ``quiet_logs`` sets; the libraries' loggers are quieted
+again once a sandbox is up (``fresh_sandbox`` does it).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 
 from service.logging import configure_logging
 
@@ -22,6 +23,7 @@ def quiet_logs(level: str = "ERROR") -> None:
     out: the run's timeline shows every job and its outcome."""
     global _level
     _level = level
+    os.environ["LOG_LEVEL"] = level  # for the sandboxes started after this, and the processes they start
     configure_logging(level)
     for chatty in ("mail.log", "saq", "uvicorn.error", "alembic"):
         logging.getLogger(chatty).setLevel(logging.CRITICAL)

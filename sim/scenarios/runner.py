@@ -211,6 +211,20 @@ class ScenarioRunner:
         record.seconds = time.monotonic() - began
         return record
 
+    # step by step, for a caller that decides the steps as it goes (the property search)
+    async def do(self, step: Step) -> None:
+        """One step; a step the stack refuses raises ``StepFailed``."""
+        await self._step(step, None)
+
+    async def verify(self) -> list[str]:
+        """The scenario's expectations, as a run ends: what did not hold."""
+        self.run_record.failures.clear()
+        await self._check_expectations(None)
+        return list(self.run_record.failures)
+
+    async def effects_of(self, name: str) -> dict[str, Any]:
+        return await self._effects(self.customers[name])
+
     def _progress_bar(self) -> Any:
         actions = sum(self._size(step) for step in self.scenario.steps)
         if self.progress is False or (self.progress is None and actions < PROGRESS_FROM):

@@ -51,7 +51,7 @@ class SimUpProcess:
                 stdout=log, stderr=asyncio.subprocess.STDOUT)
         up = cls(process, directory, (url, name))
         deadline = time.monotonic() + START_SECONDS
-        while not (up.env_file.exists() and "SMTP_API_URL" in up.env_file.read_text()):  # noqa: ASYNC110 - a file another process writes
+        while not (up.env_file.exists() and "SMTP_API_URL" in up.env_file.read_text()):
             if process.returncode is not None or time.monotonic() > deadline:
                 await up.stop()
                 raise RuntimeError(f"python -m sim up did not start; its output:\n{up.output()[-2000:]}")

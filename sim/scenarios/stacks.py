@@ -186,10 +186,14 @@ class InProcessStack:
                        for d in self.sandbox.sumsub.webhooks.pending())
 
     async def webhook_backlog(self) -> int:
-        """Webhooks on their way or due now: what a step on many customers lets drain before going on."""
-        now = self.now()
-        return sum(1 for d in self.sandbox.sumsub.webhooks.pending()
-                   if d.state == "in_flight" or (d.next_attempt_at is not None and d.next_attempt_at <= now))
+        """Webhooks being posted or due now: what a step on many customers lets drain before going on.
+        One the network holds or delays is on its way too, but nothing is being posted for it."""
+        now, network = self.now(), self.sandbox.network
+        parked = {held.message.delivery_id for held in network.held}
+        landed = {r.message_id for r in network.journal if r.action in ("arrived", "unanswered")}
+        parked |= {r.delivery_id for r in network.journal if r.action == "delayed" and r.message_id not in landed}
+        return sum(1 for d in self.sandbox.sumsub.webhooks.pending() if d.id not in parked and (
+            d.state == "in_flight" or (d.next_attempt_at is not None and d.next_attempt_at <= now)))
 
     # what the fakes recorded
     async def fake_events(self, since: float) -> list[TimelineEvent]:
