@@ -113,15 +113,19 @@ class InProcessStack:
     async def operator_client(self) -> httpx.AsyncClient:
         return await self.sandbox.api()
 
-    # Sumsub
+    # Sumsub: each step's webhooks enter the network before the next step, so a rule for "the next
+    # callbacks" applies to the callbacks of the steps after it, however fast the steps follow
     async def submit_documents(self, applicant_id: str) -> None:
         self.sandbox.sumsub.submit_documents(applicant_id)
+        await self.sandbox.clock.run_due()
 
     async def review(self, applicant_id: str, answer: str, reject_type: str | None, labels: Sequence[str]) -> None:
         self.sandbox.sumsub.review(applicant_id, answer, labels=labels, reject_type=reject_type)  # type: ignore[arg-type]
+        await self.sandbox.clock.run_due()
 
     async def on_hold(self, applicant_id: str) -> None:
         self.sandbox.sumsub.put_on_hold(applicant_id)
+        await self.sandbox.clock.run_due()
 
     # the network
     async def network_rule(self, kind: str, external_user_id: str | None, **params: Any) -> None:
