@@ -472,8 +472,15 @@ class ScenarioRunner:
         await self._states_reached(pairs, deadline, bar)
         await self._quiet(deadline)
         missed: dict[int, list[str]] = {}
-        for expectation, name in pairs:  # once more, with everything settled: an effect made twice shows now
-            held, seen = await self._evaluate(expectation, name)
+        gate = asyncio.Semaphore(self.scenario.parallel)
+
+        async def evaluate(expectation: Expectation, name: str | None) -> tuple[bool, dict[str, Any]]:
+            async with gate:
+                return await self._evaluate(expectation, name)
+
+        # once more, with everything settled: an effect made twice shows now
+        results = await asyncio.gather(*(evaluate(expectation, name) for expectation, name in pairs))
+        for (expectation, name), (held, seen) in zip(pairs, results, strict=True):
             record.checks.append({"expectation": expectation.describe() if name is None or name == expectation.customer
                                   else f"{name} ({expectation.describe()})", "held": held, "seen": seen})
             if not held:

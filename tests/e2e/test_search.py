@@ -13,6 +13,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 
 def test_a_short_search_breaks_no_rule(tmp_path: Path) -> None:
-    found = search(examples=4, seed=0, out=tmp_path)
+    found = search(examples=6, seed=0, out=tmp_path)
     assert found is None, found.read_text() if found else ""
     assert list(tmp_path.iterdir()) == []
