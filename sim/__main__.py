@@ -1,5 +1,6 @@
 """``python -m sim``: the whole stack (``up``), each fake on its own (``keycloak``, ``sumsub``,
-``smtp``), and a customer's portal login (``portal-login``)."""
+``smtp``), a customer's portal login (``portal-login``), and scenario files (``run``, ``replay``,
+``search``: ``sim.scenarios.cli``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from service.settings import read_dotenv
 from sim.env_file import held_env_file
 from sim.portal_login import LoginFailed, log_in_through_login_page
 from sim.sandbox import DEFAULT_PORTS, Sandbox, SandboxNameTaken
+from sim.scenarios import cli as scenario_cli
 from sim.standalone import announce, run_keycloak, run_smtp, run_sumsub, until_interrupted
 
 
@@ -103,8 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     login_parser.add_argument("--username", required=True, help="the customer's email")
     login_parser.add_argument("--password", required=True, help="the password (the welcome email's, first time)")
     login_parser.add_argument("--new-password", help="given when Keycloak asks for a new password")
+    scenario_cli.register(commands)
 
     args = parser.parse_args(argv)
+    if hasattr(args, "handler"):
+        return int(args.handler(args))
     if args.command == "portal-login":
         return asyncio.run(portal_login(args))
     if args.command == "up":

@@ -111,6 +111,9 @@ class VirtualClock:
         now = self.time()
         if target > now:
             self._offset += target - now
+            if self._wakeup is not None:
+                # the runner may be sleeping towards a timer that is now due sooner in real time
+                self._wakeup.set()
 
     async def run_due(self) -> int:
         """Run what is due now without moving the clock."""

@@ -187,6 +187,7 @@ class Sandbox:
             outbox_poll_seconds=1.0,
             admin_client_id=self.keycloak.operator_client_id,
             admin_session_secret=self.seed.token("admin.session", 43),
+            log_level=os.environ.get("LOG_LEVEL", "INFO"),  # a notebook quiets the service with LOG_LEVEL
         )
         if not self._run_service:
             return  # the caller runs the service (in processes of its own) and calls attach_service
