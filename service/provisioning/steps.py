@@ -10,16 +10,22 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import ProvisioningStepRecord
 from service.provisioning.plan import Step, StepStatus
 
-__all__ = ["claim", "end_step", "fail_attempt", "reopen", "step_states", "want"]
+__all__ = ["claim", "claim_unfinished", "end_step", "fail_attempt", "reopen", "step_states", "want",
+           "want_and_claim"]
 
 _UNFINISHED = (StepStatus.PENDING.value, StepStatus.FAILED.value)
+_STEP = ProvisioningStepRecord
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    return and_(_STEP.status.in_(_UNFINISHED), or_(_STEP.claimed_until.is_(None), _STEP.claimed_until < now))
 
 
 async def want(session: AsyncSession, customer_id: uuid.UUID, steps: Iterable[Step]) -> None:
@@ -60,16 +66,55 @@ async def claim(session: AsyncSession, customer_id: uuid.UUID, *, now: datetime,
     return sorted(Step(step) for step in claimed)
 
 
-async def end_step(session: AsyncSession, customer_id: uuid.UUID, step: Step, status: StepStatus,
-                   external_ref: str | None) -> None:
-    """The step ran to its end (done or skipped): counted, its error cleared, its claim released."""
-    await session.execute(
-        update(ProvisioningStepRecord)
-        .where(ProvisioningStepRecord.customer_id == customer_id, ProvisioningStepRecord.step == step.value)
-        .values(status=status.value, last_error=None, attempts=ProvisioningStepRecord.attempts + 1,
-                external_ref=external_ref, claimed_until=None)
-        .execution_options(synchronize_session=False)  # no step is loaded as an object here
+async def claim_unfinished(session: AsyncSession, customer_id: uuid.UUID, *, now: datetime,
+                           until: datetime) -> tuple[list[Step], int]:
+    """:func:`claim` every unfinished step nobody holds, in one round trip; the steps claimed, and how
+    many unfinished steps another runner holds."""
+    claimed = (
+        update(_STEP).where(_STEP.customer_id == customer_id, _claimable(now))
+        .values(claimed_until=until, updated_at=_STEP.updated_at)  # a claim is not progress
+        .returning(_STEP.step).cte("claimed")
     )
+    # the statement's snapshot is the one before the claim: the statuses, which a claim leaves alone
+    rows = (await session.execute(
+        select(_STEP.step, _STEP.status, _STEP.step.in_(select(claimed.c.step)))
+        .where(_STEP.customer_id == customer_id)
+    )).all()
+    mine = sorted(Step(step) for step, _, taken in rows if taken)
+    return mine, sum(1 for _, status, taken in rows if status in _UNFINISHED and not taken)
+
+
+async def want_and_claim(session: AsyncSession, customer_id: uuid.UUID, steps: Iterable[Step], *, now: datetime,
+                         until: datetime) -> list[Step]:
+    """:func:`want` the steps and :func:`claim` those of them still unfinished that nobody holds, in one
+    statement: a new step is written claimed, an existing one is claimed as :func:`claim` would."""
+    rows = [{"customer_id": customer_id, "step": step.value, "claimed_until": until} for step in steps]
+    if not rows:
+        return []
+    statement = insert(_STEP).values(rows)
+    claimed = await session.scalars(
+        statement.on_conflict_do_update(index_elements=[_STEP.customer_id, _STEP.step],
+                                        set_={"claimed_until": statement.excluded.claimed_until},
+                                        where=_claimable(now))
+        .returning(_STEP.step)
+    )
+    return sorted(Step(step) for step in claimed)
+
+
+async def end_step(session: AsyncSession, customer_id: uuid.UUID, step: Step, status: StepStatus,
+                   external_ref: str | None) -> dict[Step, StepStatus]:
+    """The step ran to its end (done or skipped): counted, its error cleared, its claim released. The
+    customer's steps as they stand then (:func:`step_states`), read in the same round trip."""
+    ended = (
+        update(_STEP)
+        .where(_STEP.customer_id == customer_id, _STEP.step == step.value)
+        .values(status=status.value, last_error=None, attempts=_STEP.attempts + 1,
+                external_ref=external_ref, claimed_until=None)
+        .returning(_STEP.step, _STEP.status).cte("ended")
+    )
+    others = select(_STEP.step, _STEP.status).where(_STEP.customer_id == customer_id, _STEP.step != step.value)
+    rows = await session.execute(others.union_all(select(ended.c.step, ended.c.status)))
+    return {Step(name): StepStatus(state) for name, state in rows}
 
 
 async def fail_attempt(session: AsyncSession, customer_id: uuid.UUID, step: Step, error: str, *,
