@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, literal, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,6 +46,7 @@ __all__ = [
     "LedgerTotals",
     "PostedEntry",
     "deposit_account",
+    "ensure_deposit_account",
     "freeze_deposit_account",
     "ledger_totals",
     "open_deposit_account",
@@ -124,6 +125,32 @@ async def open_deposit_account(session: AsyncSession, customer_id: uuid.UUID,
         .on_conflict_do_nothing(index_elements=[LedgerAccountRecord.external_id])
     )
     return await deposit_account(session, customer_id, recent=recent)
+
+
+async def ensure_deposit_account(session: AsyncSession, customer_id: uuid.UUID,
+                                 customer_type: CustomerType) -> uuid.UUID:
+    """:func:`open_deposit_account`, answering only the account's id: one statement when it opens it
+    (the account set is looked up in the ``INSERT``), a second when the account was there already."""
+    set_name = deposit_account_set_name(customer_type)
+    opened = await session.scalar(
+        pg_insert(LedgerAccountRecord)
+        .from_select(["code", "name", "external_id", "account_set_id", "normal_balance", "currency",
+                      "overdraft_prevented"],
+                     select(literal(deposit_account_code(customer_id)),
+                            literal(f"USD deposit account of customer {customer_id}"), literal(str(customer_id)),
+                            LedgerAccountSetRecord.id, literal(Side.CREDIT.value), literal(CURRENCY), true())
+                     .where(LedgerAccountSetRecord.name == set_name))
+        .on_conflict_do_nothing(index_elements=[LedgerAccountRecord.external_id])
+        .returning(LedgerAccountRecord.id)
+    )
+    if opened is not None:
+        return opened
+    # opened before (or by a concurrent transaction, now committed): this statement's snapshot sees it
+    found = await session.scalar(
+        select(LedgerAccountRecord.id).where(LedgerAccountRecord.external_id == str(customer_id)))
+    if found is None:
+        raise LookupError(f"ledger account set {set_name!r} is missing: are the migrations applied?")
+    return found
 
 
 async def deposit_account(session: AsyncSession, customer_id: uuid.UUID, *,
