@@ -13,10 +13,10 @@ import asyncio
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import ScalarSelect, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
@@ -67,22 +67,39 @@ class ProvisioningRun:
     held_elsewhere: int = 0
 
 
-async def _locked_customer(session: AsyncSession, customer_id: uuid.UUID | ScalarSelect[Any]) -> CustomerRow | None:
-    # the customer's row lock orders everything that touches its steps and statuses, across workers
-    return (await session.execute(
-        select(*_CUSTOMER_COLUMNS).where(CustomerRecord.id == customer_id).with_for_update(of=CustomerRecord)
-    )).one_or_none()
+# built once (see service.provisioning.steps); the customer's row lock orders everything that touches its
+# steps and statuses, across workers
+_LOCKED_CUSTOMER = (select(*_CUSTOMER_COLUMNS).where(CustomerRecord.id == bindparam("the_customer"))
+                    .with_for_update(of=CustomerRecord))
+_EVENTS_CUSTOMER_LOCKED = (
+    select(*_CUSTOMER_COLUMNS)
+    .where(CustomerRecord.id == select(OutboxRecord.customer_id).where(OutboxRecord.id == bindparam("the_event"))
+           .scalar_subquery())
+    .with_for_update(of=CustomerRecord)
+)
+_outbox = cast(Table, OutboxRecord.__table__).c
+_HANDLE_EVENTS = (
+    update(cast(Table, OutboxRecord.__table__))
+    .where(_outbox.customer_id == bindparam("the_customer"), _outbox.id <= bindparam("up_to"),
+           _outbox.handled_at.is_(None))
+    .values(handled_at=bindparam("the_now"))
+    .returning(_outbox.id, _outbox.event_type, _outbox.payload)
+)
+
+
+async def _locked_customer(session: AsyncSession, customer_id: uuid.UUID) -> CustomerRow | None:
+    return (await session.execute(_LOCKED_CUSTOMER, {"the_customer": customer_id})).one_or_none()
+
+
+async def _event_customer_locked(session: AsyncSession, outbox_id: int) -> CustomerRow | None:
+    """The customer of the outbox event, found and locked in one statement."""
+    return (await session.execute(_EVENTS_CUSTOMER_LOCKED, {"the_event": outbox_id})).one_or_none()
 
 
 async def _handle_events(session: AsyncSession, customer_id: uuid.UUID, up_to: int, now: datetime) -> int:
     """Want the steps of this event and of every earlier unhandled one of the customer, in order."""
-    handled = (await session.execute(
-        update(OutboxRecord)
-        .where(OutboxRecord.customer_id == customer_id, OutboxRecord.id <= up_to, OutboxRecord.handled_at.is_(None))
-        .values(handled_at=now)
-        .returning(OutboxRecord.id, OutboxRecord.event_type, OutboxRecord.payload)
-        .execution_options(synchronize_session=False)
-    )).all()
+    handled = (await session.execute(_HANDLE_EVENTS, {"the_customer": customer_id, "up_to": up_to,
+                                                      "the_now": now})).all()
     wanted: list[Step] = []
     for _, event_type, payload in sorted(handled):
         event = parse_event(event_type, payload)
@@ -102,9 +119,8 @@ async def provision(resources: WorkerResources, *, outbox_id: int | None = None,
     now = clock.now()
     lease = now + timedelta(seconds=resources.settings.job_timeout_seconds)
     async with resources.sessions.begin() as session:
-        if outbox_id is not None:  # the event's customer, found and locked in one statement
-            customer = await _locked_customer(session, select(OutboxRecord.customer_id)
-                                              .where(OutboxRecord.id == outbox_id).scalar_subquery())
+        if outbox_id is not None:
+            customer = await _event_customer_locked(session, outbox_id)
         elif customer_id is not None:
             customer = await _locked_customer(session, customer_id)
         else:
