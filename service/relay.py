@@ -73,14 +73,17 @@ class Relay:
         self._feeds = feeds
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._unrelayed: dict[str, Any] = {}  # each feed's claiming statement, built once: run on every wake-up
 
     async def relay_once(self, feed: Feed) -> int:
         """Enqueue a batch of the feed's unrelayed rows, in id order; how many."""
         async with self._sessions.begin() as session:
-            rows = (await session.execute(
-                select(feed.table.id, *feed.owner).where(feed.marker.is_(None)).order_by(feed.table.id)
-                .limit(BATCH).with_for_update(skip_locked=True)
-            )).all()
+            claiming = self._unrelayed.get(feed.name)
+            if claiming is None:
+                claiming = self._unrelayed[feed.name] = (
+                    select(feed.table.id, *feed.owner).where(feed.marker.is_(None)).order_by(feed.table.id)
+                    .limit(BATCH).with_for_update(skip_locked=True))
+            rows = (await session.execute(claiming)).all()
             ids = [row[0] for row in rows]
             for owned in by_owner(rows):
                 # enqueued before the commit: a failed commit relays again, and the job key dedupes

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from asyncpg.exceptions import UniqueViolationError
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Row, Select, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,7 +30,9 @@ from service.customers.domain import (
 from service.db.models import CustomerRecord
 
 __all__ = [
+    "STATE_COLUMNS",
     "CustomerNotFound",
+    "CustomerRow",
     "DuplicateCustomer",
     "InvalidCursor",
     "Page",
@@ -40,6 +42,7 @@ __all__ = [
     "find_customer",
     "insert_customer",
     "list_customers",
+    "state_values",
     "store_state",
 ]
 
@@ -79,8 +82,18 @@ async def insert_customer(session: AsyncSession, *, email: str, customer_type: C
     return record
 
 
-def customer_state(record: CustomerRecord) -> Customer:
-    """The stored customer as its lifecycle state."""
+# a row of a Core statement on the customers table
+CustomerRow = Row[*tuple[Any, ...]]
+# the columns a customer's lifecycle state is read from (a Core statement may select only these)
+STATE_COLUMNS = (CustomerRecord.id, CustomerRecord.customer_type, CustomerRecord.kyc_status,
+                 CustomerRecord.verification_status, CustomerRecord.kyc_level, CustomerRecord.activity_status,
+                 CustomerRecord.applicant_id, CustomerRecord.kyc_started_at, CustomerRecord.kyc_reviewed_at,
+                 CustomerRecord.kyc_reject_type, CustomerRecord.kyc_reject_labels,
+                 CustomerRecord.kyc_moderation_comment, CustomerRecord.kyc_client_comment)
+
+
+def customer_state(record: CustomerRecord | CustomerRow) -> Customer:
+    """The stored customer (a record, or a row of at least :data:`STATE_COLUMNS`) as its lifecycle state."""
     return Customer(
         id=record.id,
         customer_type=CustomerType(record.customer_type),
@@ -98,19 +111,27 @@ def customer_state(record: CustomerRecord) -> Customer:
     )
 
 
+def state_values(state: Customer) -> dict[str, Any]:
+    """A lifecycle state as the column values that store it (for a Core ``UPDATE``)."""
+    return {
+        "kyc_status": state.kyc_status.value,
+        "verification_status": state.verification_status.value,
+        "kyc_level": state.kyc_level.value,
+        "activity_status": state.activity_status.value,
+        "applicant_id": state.applicant_id,
+        "kyc_started_at": state.kyc_started_at,
+        "kyc_reviewed_at": state.kyc_reviewed_at,
+        "kyc_reject_type": state.kyc_reject_type,
+        "kyc_reject_labels": list(state.kyc_reject_labels),
+        "kyc_moderation_comment": state.kyc_moderation_comment,
+        "kyc_client_comment": state.kyc_client_comment,
+    }
+
+
 def store_state(record: CustomerRecord, state: Customer) -> None:
     """Write a lifecycle state back onto the (locked) row; the caller's transaction commits it."""
-    record.kyc_status = state.kyc_status.value
-    record.verification_status = state.verification_status.value
-    record.kyc_level = state.kyc_level.value
-    record.activity_status = state.activity_status.value
-    record.applicant_id = state.applicant_id
-    record.kyc_started_at = state.kyc_started_at
-    record.kyc_reviewed_at = state.kyc_reviewed_at
-    record.kyc_reject_type = state.kyc_reject_type
-    record.kyc_reject_labels = list(state.kyc_reject_labels)
-    record.kyc_moderation_comment = state.kyc_moderation_comment
-    record.kyc_client_comment = state.kyc_client_comment
+    for name, value in state_values(state).items():
+        setattr(record, name, value)
 
 
 async def find_customer(session: AsyncSession, reference: str, *, for_update: bool = False,

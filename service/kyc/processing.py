@@ -12,9 +12,10 @@ from __future__ import annotations
 import contextlib
 import uuid
 from dataclasses import dataclass
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import or_, select, update
+from sqlalchemy import Row, Table, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service import clock
@@ -26,7 +27,7 @@ from service.customers.domain import (
     VerificationStatus,
     kyc_level_name,
 )
-from service.customers.repository import customer_state, store_state
+from service.customers.repository import STATE_COLUMNS, CustomerRow, customer_state, state_values
 from service.db.models import CustomerRecord, KycCallbackRecord
 from service.kyc.domain import (
     APPLICANT_REVIEWED,
@@ -71,7 +72,23 @@ def _stored_facts(customer: CustomerRecord) -> KycFacts:
     )
 
 
-async def _customer_for(session: AsyncSession, row: KycCallbackRecord) -> CustomerRecord | None:
+# what processing reads of a callback and of its customer: Core rows, never ORM objects (no unit of work
+# to flush; the writes are statements of their own)
+_CALLBACK_COLUMNS = (KycCallbackRecord.id, KycCallbackRecord.status, KycCallbackRecord.type,
+                     KycCallbackRecord.external_user_id, KycCallbackRecord.applicant_id)
+_CUSTOMER_COLUMNS = STATE_COLUMNS
+_callbacks = cast(Table, KycCallbackRecord.__table__)
+_TRIGGER = select(*_CALLBACK_COLUMNS).where(KycCallbackRecord.id == bindparam("the_id"))
+_FAILED = (update(_callbacks).where(_callbacks.c.id == bindparam("the_id"))
+           .values(status=CallbackStatus.FAILED.value, last_error=bindparam("the_error"),
+                   processed_at=bindparam("the_now")))
+_DONE = (update(_callbacks).where(_callbacks.c.id == bindparam("the_id"))
+         .values(status=bindparam("the_status"), attempts=_callbacks.c.attempts + 1, processed_at=bindparam("the_now")))
+
+CallbackRow = Row[*tuple[Any, ...]]
+
+
+async def _customer_for(session: AsyncSession, row: CallbackRow) -> CustomerRow | None:
     conditions = []
     if row.external_user_id:
         with contextlib.suppress(ValueError):
@@ -80,10 +97,11 @@ async def _customer_for(session: AsyncSession, row: KycCallbackRecord) -> Custom
         conditions.append(CustomerRecord.applicant_id == row.applicant_id)
     if not conditions:
         return None
-    return await session.scalar(select(CustomerRecord).where(or_(*conditions)).with_for_update().limit(1))
+    return (await session.execute(
+        select(*_CUSTOMER_COLUMNS).where(or_(*conditions)).with_for_update().limit(1))).first()
 
 
-def _level_problem(callback: Callback, customer: CustomerRecord, settings: Settings) -> str | None:
+def _level_problem(callback: Callback, customer: CustomerRow, settings: Settings) -> str | None:
     """A review for a level this service does not use is not applied, and says so (never dropped)."""
     if callback.type != APPLICANT_REVIEWED or callback.level_name is None:
         return None
@@ -94,7 +112,7 @@ def _level_problem(callback: Callback, customer: CustomerRecord, settings: Setti
     return None
 
 
-def _read(row: KycCallbackRecord, customer: CustomerRecord, settings: Settings,
+def _read(row: CallbackRow, customer: CustomerRow, settings: Settings,
           others: frozenset[str]) -> tuple[Callback | None, str | None]:
     """The row's callback, and why it must not be applied (asked of new rows only)."""
     try:
@@ -108,7 +126,7 @@ def _read(row: KycCallbackRecord, customer: CustomerRecord, settings: Settings,
         callback, customer, settings)
 
 
-def _identity_problem(row: KycCallbackRecord, customer: CustomerRecord, others: frozenset[str]) -> str | None:
+def _identity_problem(row: CallbackRow, customer: CustomerRow, others: frozenset[str]) -> str | None:
     """A callback must name one customer: its externalUserId and its applicantId, where given, both theirs."""
     if row.external_user_id and not _is_customer(row.external_user_id, customer):
         return f"externalUserId {row.external_user_id!r} and applicantId {row.applicant_id!r} name different customers"
@@ -119,15 +137,15 @@ def _identity_problem(row: KycCallbackRecord, customer: CustomerRecord, others: 
     return None
 
 
-def _is_customer(external_user_id: str, customer: CustomerRecord) -> bool:
+def _is_customer(external_user_id: str, customer: CustomerRow) -> bool:
     try:
         return uuid.UUID(external_user_id) == customer.id
     except ValueError:
         return False
 
 
-async def _applicants_of_others(session: AsyncSession, customer: CustomerRecord,
-                                rows: list[KycCallbackRecord]) -> frozenset[str]:
+async def _applicants_of_others(session: AsyncSession, customer: CustomerRow,
+                                rows: list[CallbackRow]) -> frozenset[str]:
     """Which applicant ids of these rows belong to another customer (asked only while the customer has none)."""
     named = {r.applicant_id for r in rows if r.applicant_id and customer.applicant_id is None}
     if not named:
@@ -140,17 +158,19 @@ async def _applicants_of_others(session: AsyncSession, customer: CustomerRecord,
 async def process_callbacks(sessions: async_sessionmaker[AsyncSession], settings: Settings,
                             callback_id: int) -> ProcessingResult:
     async with sessions.begin() as session:
-        trigger = await session.get(KycCallbackRecord, callback_id)
+        trigger = (await session.execute(_TRIGGER, {"the_id": callback_id})).first()
         if trigger is None:
             return ProcessingResult(None, 0, False)
         customer = await _customer_for(session, trigger)
         now = clock.now()
         if customer is None:
             if trigger.status == CallbackStatus.RECEIVED:
-                trigger.status, trigger.processed_at = CallbackStatus.ORPHAN.value, now
-                trigger.last_error = "no customer with this externalUserId or applicantId"
+                await session.execute(update(_callbacks).where(_callbacks.c.id == trigger.id).values(
+                    status=CallbackStatus.ORPHAN.value, processed_at=now,
+                    last_error="no customer with this externalUserId or applicantId"))
                 log.warning("kyc.callback_orphan", callback_id=trigger.id, type=trigger.type,
                             external_user_id=trigger.external_user_id)
+                return ProcessingResult(None, 1, False)
             return ProcessingResult(None, 1 if trigger.status == CallbackStatus.ORPHAN else 0, False)
 
         belongs = [KycCallbackRecord.id == trigger.id, KycCallbackRecord.external_user_id == str(customer.id)]
@@ -158,12 +178,11 @@ async def process_callbacks(sessions: async_sessionmaker[AsyncSession], settings
             belongs.append(KycCallbackRecord.applicant_id == customer.applicant_id)
         if trigger.applicant_id:
             belongs.append(KycCallbackRecord.applicant_id == trigger.applicant_id)
-        rows = (await session.scalars(
-            select(KycCallbackRecord)
+        # read under the customer's lock: another job may have processed the trigger meanwhile
+        rows = (await session.execute(
+            select(*_CALLBACK_COLUMNS, KycCallbackRecord.payload)
             .where(or_(*belongs), KycCallbackRecord.status.in_(_OPEN))
             .order_by(KycCallbackRecord.id)
-            # read again under the customer's lock: another job may have processed the trigger meanwhile
-            .execution_options(populate_existing=True)
         )).all()
         fresh = [r for r in rows if r.status == CallbackStatus.RECEIVED]
         if not fresh:
@@ -171,21 +190,24 @@ async def process_callbacks(sessions: async_sessionmaker[AsyncSession], settings
 
         others = await _applicants_of_others(session, customer, fresh)
         history: list[tuple[int, Callback]] = []
+        failed: list[dict[str, Any]] = []
+        done: list[dict[str, Any]] = []
         for row in rows:
             callback, problem = _read(row, customer, settings, others)
             if callback is None or problem:
                 if row.status == CallbackStatus.RECEIVED:
-                    row.status, row.last_error, row.processed_at = CallbackStatus.FAILED.value, problem, now
+                    failed.append({"the_id": row.id, "the_error": problem, "the_now": now})
                     log.error("kyc.callback_rejected", callback_id=row.id, reason=problem)
                 continue
             if callback.type in STATE_CHANGING:
                 history.append((row.id, callback))
             if row.status == CallbackStatus.RECEIVED:
-                row.attempts += 1
-                row.status = (CallbackStatus.PROCESSED if callback.type in STATE_CHANGING
-                              else CallbackStatus.IGNORED).value
-                row.processed_at = now
-                log.info("kyc.callback_processed", callback_id=row.id, type=row.type, status=row.status)
+                status = (CallbackStatus.PROCESSED if callback.type in STATE_CHANGING else CallbackStatus.IGNORED).value
+                done.append({"the_id": row.id, "the_status": status, "the_now": now})
+                log.info("kyc.callback_processed", callback_id=row.id, type=row.type, status=status)
+        for statement, values in ((_FAILED, failed), (_DONE, done)):
+            if values:
+                await session.execute(statement, values)
 
         start = KycFacts.initial(link_created=customer.kyc_started_at is not None, applicant_id=customer.applicant_id)
         before = customer_state(customer)
@@ -193,11 +215,12 @@ async def process_callbacks(sessions: async_sessionmaker[AsyncSession], settings
         if not events:
             return ProcessingResult(customer.id, len(fresh), False)
 
-        store_state(customer, after)
+        await session.execute(update(CustomerRecord).where(CustomerRecord.id == customer.id)
+                              .values(state_values(after)))
         for event in events:
             write_event(session, event)
-        log.info("kyc.customer_updated", customer_id=str(customer.id), kyc_status=customer.kyc_status,
-                 activity_status=customer.activity_status)
+        log.info("kyc.customer_updated", customer_id=str(customer.id), kyc_status=after.kyc_status.value,
+                 activity_status=after.activity_status.value)
         return ProcessingResult(customer.id, len(fresh), True)
 
 

@@ -12,8 +12,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import String, Table, bindparam, func, insert, literal, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,6 +47,7 @@ __all__ = [
     "LedgerTotals",
     "PostedEntry",
     "deposit_account",
+    "ensure_deposit_account",
     "freeze_deposit_account",
     "ledger_totals",
     "open_deposit_account",
@@ -124,6 +126,39 @@ async def open_deposit_account(session: AsyncSession, customer_id: uuid.UUID,
         .on_conflict_do_nothing(index_elements=[LedgerAccountRecord.external_id])
     )
     return await deposit_account(session, customer_id, recent=recent)
+
+
+# built once, run with each customer's values (building it anew costs more CPU than running it)
+_OPEN_DEPOSIT_ACCOUNT = (
+    pg_insert(cast(Table, LedgerAccountRecord.__table__))  # the table: with values, an entity means a bulk insert
+    .from_select(["code", "name", "external_id", "account_set_id", "normal_balance", "currency",
+                  "overdraft_prevented"],
+                 select(bindparam("the_code", type_=String), bindparam("the_name", type_=String),
+                        bindparam("the_external_id", type_=String), LedgerAccountSetRecord.id,
+                        literal(Side.CREDIT.value), literal(CURRENCY), true())
+                 .where(LedgerAccountSetRecord.name == bindparam("the_set")))
+    .on_conflict_do_nothing(index_elements=[LedgerAccountRecord.external_id])
+    .returning(LedgerAccountRecord.id)
+)
+_DEPOSIT_ACCOUNT_ID = select(LedgerAccountRecord.id).where(
+    LedgerAccountRecord.external_id == bindparam("the_external_id"))
+
+
+async def ensure_deposit_account(session: AsyncSession, customer_id: uuid.UUID,
+                                 customer_type: CustomerType) -> uuid.UUID:
+    """:func:`open_deposit_account`, answering only the account's id: one statement when it opens it
+    (the account set is looked up in the ``INSERT``), a second when the account was there already."""
+    set_name = deposit_account_set_name(customer_type)
+    opened = await session.scalar(_OPEN_DEPOSIT_ACCOUNT, {
+        "the_code": deposit_account_code(customer_id), "the_name": f"USD deposit account of customer {customer_id}",
+        "the_external_id": str(customer_id), "the_set": set_name})
+    if opened is not None:
+        return cast(uuid.UUID, opened)
+    # opened before (or by a concurrent transaction, now committed): this statement's snapshot sees it
+    found = await session.scalar(_DEPOSIT_ACCOUNT_ID, {"the_external_id": str(customer_id)})
+    if found is None:
+        raise LookupError(f"ledger account set {set_name!r} is missing: are the migrations applied?")
+    return cast(uuid.UUID, found)
 
 
 async def deposit_account(session: AsyncSession, customer_id: uuid.UUID, *,

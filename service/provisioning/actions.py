@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.customers.domain import CustomerType
 from service.ledger.domain import AccountNotFound
-from service.ledger.repository import freeze_deposit_account, open_deposit_account
+from service.ledger.repository import ensure_deposit_account, freeze_deposit_account
 from service.provisioning.directory import CustomerDirectory, DirectoryError
 from service.provisioning.plan import Step, StepStatus
 from service.provisioning.welcome_email import compose_welcome_email, new_temporary_password, send_email
@@ -108,10 +108,10 @@ async def _deposit_account(step: ActionContext) -> Outcome:
     # in the runner's transaction, under the customer's lock: a suspension is either before (the account
     # opens frozen) or after (and the freeze step finds the account)
     session = step.in_transaction()
-    account = await open_deposit_account(session, step.customer_id, step.customer.customer_type, recent=0)
+    account_id = await ensure_deposit_account(session, step.customer_id, step.customer.customer_type)
     if step.customer.suspended:
         await freeze_deposit_account(session, step.customer_id)
-    return Outcome.done(str(account.id))
+    return Outcome.done(str(account_id))
 
 
 async def _keycloak_disabled(step: ActionContext) -> Outcome:

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
 from service.customers.domain import CustomerType
-from service.customers.repository import customer_state, store_state
+from service.customers.repository import STATE_COLUMNS, CustomerRow, customer_state, state_values
 from service.db.models import CustomerRecord, OutboxRecord
 from service.outbox import parse_event
 from service.provisioning.actions import ACTIONS, ActionContext, CustomerSnapshot, Outcome
@@ -31,9 +32,8 @@ from service.provisioning.plan import (
     activation_complete,
     follow_ups,
     steps_for,
-    unfinished,
 )
-from service.provisioning.steps import claim, end_step, fail_attempt, reopen, step_states, want
+from service.provisioning.steps import claim_unfinished, end_step, fail_attempt, reopen, want, want_and_claim
 from service.worker_context import WorkerResources
 
 __all__ = ["ProvisioningRun", "StepsBusy", "StepsFailed", "provision"]
@@ -49,7 +49,11 @@ class StepsBusy(Exception):
     """Some of the customer's steps are being run by another runner; look again later."""
 
 
-def _snapshot(customer: CustomerRecord) -> CustomerSnapshot:
+# what a run reads of the customer, under the row lock: the lifecycle state and what the actions need
+_CUSTOMER_COLUMNS = (*STATE_COLUMNS, CustomerRecord.email, CustomerRecord.keycloak_user_id)
+
+
+def _snapshot(customer: CustomerRow) -> CustomerSnapshot:
     return CustomerSnapshot(id=customer.id, email=customer.email, customer_type=CustomerType(customer.customer_type),
                             suspended=customer_state(customer).suspended, keycloak_user_id=customer.keycloak_user_id)
 
@@ -63,20 +67,39 @@ class ProvisioningRun:
     held_elsewhere: int = 0
 
 
-async def _locked_customer(session: AsyncSession, customer_id: uuid.UUID) -> CustomerRecord | None:
-    # the customer's row lock orders everything that touches its steps and statuses, across workers
-    return await session.scalar(select(CustomerRecord).where(CustomerRecord.id == customer_id).with_for_update())
+# built once (see service.provisioning.steps); the customer's row lock orders everything that touches its
+# steps and statuses, across workers
+_LOCKED_CUSTOMER = (select(*_CUSTOMER_COLUMNS).where(CustomerRecord.id == bindparam("the_customer"))
+                    .with_for_update(of=CustomerRecord))
+_EVENTS_CUSTOMER_LOCKED = (
+    select(*_CUSTOMER_COLUMNS)
+    .where(CustomerRecord.id == select(OutboxRecord.customer_id).where(OutboxRecord.id == bindparam("the_event"))
+           .scalar_subquery())
+    .with_for_update(of=CustomerRecord)
+)
+_outbox = cast(Table, OutboxRecord.__table__).c
+_HANDLE_EVENTS = (
+    update(cast(Table, OutboxRecord.__table__))
+    .where(_outbox.customer_id == bindparam("the_customer"), _outbox.id <= bindparam("up_to"),
+           _outbox.handled_at.is_(None))
+    .values(handled_at=bindparam("the_now"))
+    .returning(_outbox.id, _outbox.event_type, _outbox.payload)
+)
+
+
+async def _locked_customer(session: AsyncSession, customer_id: uuid.UUID) -> CustomerRow | None:
+    return (await session.execute(_LOCKED_CUSTOMER, {"the_customer": customer_id})).one_or_none()
+
+
+async def _event_customer_locked(session: AsyncSession, outbox_id: int) -> CustomerRow | None:
+    """The customer of the outbox event, found and locked in one statement."""
+    return (await session.execute(_EVENTS_CUSTOMER_LOCKED, {"the_event": outbox_id})).one_or_none()
 
 
 async def _handle_events(session: AsyncSession, customer_id: uuid.UUID, up_to: int, now: datetime) -> int:
     """Want the steps of this event and of every earlier unhandled one of the customer, in order."""
-    handled = (await session.execute(
-        update(OutboxRecord)
-        .where(OutboxRecord.customer_id == customer_id, OutboxRecord.id <= up_to, OutboxRecord.handled_at.is_(None))
-        .values(handled_at=now)
-        .returning(OutboxRecord.id, OutboxRecord.event_type, OutboxRecord.payload)
-        .execution_options(synchronize_session=False)
-    )).all()
+    handled = (await session.execute(_HANDLE_EVENTS, {"the_customer": customer_id, "up_to": up_to,
+                                                      "the_now": now})).all()
     wanted: list[Step] = []
     for _, event_type, payload in sorted(handled):
         event = parse_event(event_type, payload)
@@ -97,21 +120,17 @@ async def provision(resources: WorkerResources, *, outbox_id: int | None = None,
     lease = now + timedelta(seconds=resources.settings.job_timeout_seconds)
     async with resources.sessions.begin() as session:
         if outbox_id is not None:
-            event = await session.get(OutboxRecord, outbox_id)
-            if event is None:
-                return run
-            customer_id = event.customer_id
-        if customer_id is None:
+            customer = await _event_customer_locked(session, outbox_id)
+        elif customer_id is not None:
+            customer = await _locked_customer(session, customer_id)
+        else:
             return run
-        customer = await _locked_customer(session, customer_id)
         if customer is None:
             return run
         run.customer_id = customer.id
         if outbox_id is not None:
             run.events_handled = await _handle_events(session, customer.id, outbox_id, now)
-        claimed = await claim(session, customer.id, now=now, until=lease)
-        states = await step_states(session, customer.id)
-        run.held_elsewhere = sum(1 for step, status in states.items() if unfinished(status) and step not in claimed)
+        claimed, run.held_elsewhere = await claim_unfinished(session, customer.id, now=now, until=lease)
         snapshot = _snapshot(customer)
     if run.events_handled:
         log.info("outbox.handled", customer_id=str(snapshot.id), events=run.events_handled)
@@ -180,23 +199,25 @@ class _Ended:
     disable_login: bool
 
 
-async def _record(session: AsyncSession, customer: CustomerRecord, step: Step, outcome: Outcome,
+async def _record(session: AsyncSession, customer: CustomerRow, step: Step, outcome: Outcome,
                   lease: datetime) -> _Ended:
     """Record the step's end, want and claim its follow-ups, activate when the plan is complete."""
-    await end_step(session, customer.id, step, outcome.status, outcome.external_ref)
-    if outcome.keycloak_user_id is not None:
-        customer.keycloak_user_id = outcome.keycloak_user_id
+    states = await end_step(session, customer.id, step, outcome.status, outcome.external_ref)
+    changes: dict[str, Any] = {}
+    if outcome.keycloak_user_id is not None and outcome.keycloak_user_id != customer.keycloak_user_id:
+        changes["keycloak_user_id"] = outcome.keycloak_user_id
     claimed: list[Step] = []
     wanted = follow_ups(step, outcome.status)
     if wanted:
-        await want(session, customer.id, wanted)
-        claimed = await claim(session, customer.id, now=clock.now(), until=lease, steps=wanted)
+        claimed = await want_and_claim(session, customer.id, wanted, now=clock.now(), until=lease)
     activated = False
+    before = customer_state(customer)
     if step in ACTIVATION_STEPS and outcome.status is StepStatus.DONE:
-        before = customer_state(customer)
-        after, _ = before.activate(provisioning_complete=activation_complete(await step_states(session, customer.id)))
+        after, _ = before.activate(provisioning_complete=activation_complete(states))
         if after != before:
-            store_state(customer, after)
+            changes.update(state_values(after))
             activated = True
-    snapshot = _snapshot(customer)
-    return _Ended(claimed, snapshot, activated, disable_login=snapshot.suspended)
+    if changes:
+        await session.execute(update(CustomerRecord).where(CustomerRecord.id == customer.id).values(changes))
+    snapshot = replace(_snapshot(customer), keycloak_user_id=changes.get("keycloak_user_id", customer.keycloak_user_id))
+    return _Ended(claimed, snapshot, activated, disable_login=before.suspended)

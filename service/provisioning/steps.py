@@ -9,15 +9,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import ProvisioningStepRecord
 from service.provisioning.plan import Step, StepStatus
 
-__all__ = ["claim", "end_step", "fail_attempt", "reopen", "step_states", "want"]
+__all__ = ["claim", "claim_unfinished", "end_step", "fail_attempt", "reopen", "step_states", "want",
+           "want_and_claim"]
 
 _UNFINISHED = (StepStatus.PENDING.value, StepStatus.FAILED.value)
 
@@ -60,16 +62,76 @@ async def claim(session: AsyncSession, customer_id: uuid.UUID, *, now: datetime,
     return sorted(Step(step) for step in claimed)
 
 
+# The statements of a provisioning run, built once (their parameters are not named after columns, which
+# a Core UPDATE would take as values to set): a run executes them with its values (building a
+# statement anew each time costs more CPU than the database spends running it).
+_TABLE = cast(Table, ProvisioningStepRecord.__table__)
+_T = _TABLE.c
+
+
+def _claimable_now() -> ColumnElement[bool]:
+    return and_(_T.status.in_(_UNFINISHED), or_(_T.claimed_until.is_(None), _T.claimed_until < bindparam("the_now")))
+
+
+_CLAIMED = (
+    update(_TABLE).where(_T.customer_id == bindparam("the_customer"), _claimable_now())
+    .values(claimed_until=bindparam("the_until"), updated_at=_T.updated_at)  # a claim is not progress
+    .returning(_T.step).cte("claimed")
+)
+# the statement's snapshot is the one before the claim: the statuses, which a claim leaves alone
+_CLAIM_UNFINISHED = select(_T.step, _T.status, _T.step.in_(select(_CLAIMED.c.step))).where(
+    _T.customer_id == bindparam("the_customer"))
+
+_NEW_CLAIMED = insert(_TABLE).values(
+    customer_id=bindparam("the_customer"), step=bindparam("the_step"), claimed_until=bindparam("the_until"))
+_WANT_AND_CLAIM = _NEW_CLAIMED.on_conflict_do_update(
+    index_elements=[_T.customer_id, _T.step], set_={"claimed_until": _NEW_CLAIMED.excluded.claimed_until},
+    where=_claimable_now(),
+).returning(_T.step)
+
+_ENDED = (
+    update(_TABLE)
+    .where(_T.customer_id == bindparam("the_customer"), _T.step == bindparam("the_step"))
+    .values(status=bindparam("the_status"), last_error=None, attempts=_T.attempts + 1,
+            external_ref=bindparam("the_ref"), claimed_until=None, updated_at=func.now())
+    .returning(_T.step, _T.status).cte("ended")
+)
+_END_STEP = (
+    select(_T.step, _T.status).where(_T.customer_id == bindparam("the_customer"), _T.step != bindparam("the_step"))
+    .union_all(select(_ENDED.c.step, _ENDED.c.status))
+)
+
+
+async def claim_unfinished(session: AsyncSession, customer_id: uuid.UUID, *, now: datetime,
+                           until: datetime) -> tuple[list[Step], int]:
+    """:func:`claim` every unfinished step nobody holds, in one round trip; the steps claimed, and how
+    many unfinished steps another runner holds."""
+    rows = (await session.execute(_CLAIM_UNFINISHED,
+                                  {"the_customer": customer_id, "the_now": now, "the_until": until})).all()
+    mine = sorted(Step(step) for step, _, taken in rows if taken)
+    return mine, sum(1 for _, status, taken in rows if status in _UNFINISHED and not taken)
+
+
+async def want_and_claim(session: AsyncSession, customer_id: uuid.UUID, steps: Iterable[Step], *, now: datetime,
+                         until: datetime) -> list[Step]:
+    """:func:`want` the steps and :func:`claim` those of them still unfinished that nobody holds: a new
+    step is written claimed, an existing one is claimed as :func:`claim` would; one statement a step."""
+    claimed = []
+    for step in steps:
+        taken = await session.scalar(_WANT_AND_CLAIM, {"the_customer": customer_id, "the_step": step.value,
+                                                       "the_now": now, "the_until": until})
+        if taken is not None:
+            claimed.append(Step(taken))
+    return sorted(claimed)
+
+
 async def end_step(session: AsyncSession, customer_id: uuid.UUID, step: Step, status: StepStatus,
-                   external_ref: str | None) -> None:
-    """The step ran to its end (done or skipped): counted, its error cleared, its claim released."""
-    await session.execute(
-        update(ProvisioningStepRecord)
-        .where(ProvisioningStepRecord.customer_id == customer_id, ProvisioningStepRecord.step == step.value)
-        .values(status=status.value, last_error=None, attempts=ProvisioningStepRecord.attempts + 1,
-                external_ref=external_ref, claimed_until=None)
-        .execution_options(synchronize_session=False)  # no step is loaded as an object here
-    )
+                   external_ref: str | None) -> dict[Step, StepStatus]:
+    """The step ran to its end (done or skipped): counted, its error cleared, its claim released. The
+    customer's steps as they stand then (:func:`step_states`), read in the same round trip."""
+    rows = await session.execute(_END_STEP, {"the_customer": customer_id, "the_step": step.value,
+                                             "the_status": status.value, "the_ref": external_ref})
+    return {Step(name): StepStatus(state) for name, state in rows}
 
 
 async def fail_attempt(session: AsyncSession, customer_id: uuid.UUID, step: Step, error: str, *,
