@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import msgspec
 import psycopg
@@ -30,14 +29,15 @@ __all__ = ["MAX_DEPTH", "InboxWriter", "UnstorableCallback", "storage_problem"]
 
 log = structlog.get_logger(__name__)
 
+# The batch goes as one JSON array of rows, each row an array whose last item is the callback's body
+# as received (embedded raw, not re-encoded): one text parameter that msgspec writes in C, where
+# eight array parameters cost psycopg several times the client CPU of the whole INSERT (measured:
+# see ``_write``). PostgreSQL parses the body once, as the ``text::jsonb`` cast did.
 _INSERT = """
     INSERT INTO kyc_callbacks (idempotency_key, type, external_user_id, applicant_id, event_created_at,
                                correlation_id, created_at_ms, payload)
-    SELECT key, type, external_user_id, applicant_id, event_created_at, correlation_id, created_at_ms, payload::jsonb
-    FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[], %s::text[],
-                %s::text[])
-        AS incoming(key, type, external_user_id, applicant_id, event_created_at, correlation_id, created_at_ms,
-                    payload)
+    SELECT item->>0, item->>1, item->>2, item->>3, (item->>4)::timestamptz, item->>5, item->>6, item->7
+    FROM jsonb_array_elements(%s::jsonb) AS incoming(item)
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING idempotency_key, id
 """
@@ -177,16 +177,17 @@ class InboxWriter:
                 _fail(pending, exc)
 
     async def _write(self, batch: list[_Pending]) -> None:
-        created: list[datetime | None] = [p.callback.created_at for p in batch]
+        # Sent as eight arrays (unnest), psycopg's array dumping took 45-70 us of client CPU a row
+        # against asyncpg's 8-14; as one JSON document, 6-20 us (batches of 8 to 32).
+        rows_document = msgspec.json.encode([
+            (p.key, p.callback.type, p.callback.external_user_id, p.callback.applicant_id, p.callback.created_at,
+             _cut(p.callback.correlation_id, CORRELATION_ID_SHOWN), _cut(p.callback.created_at_ms, CREATED_AT_MS_SHOWN),
+             msgspec.Raw(p.body))
+            for p in batch
+        ]).decode()
         # the pool's connections are in autocommit: the INSERT is its own transaction, one round trip
         async with self._pool.connection() as connection:
-            cursor = await connection.execute(_INSERT, (
-                [p.key for p in batch], [p.callback.type for p in batch],
-                [p.callback.external_user_id for p in batch], [p.callback.applicant_id for p in batch], created,
-                [_cut(p.callback.correlation_id, CORRELATION_ID_SHOWN) for p in batch],
-                [_cut(p.callback.created_at_ms, CREATED_AT_MS_SHOWN) for p in batch],
-                [p.body for p in batch],
-            ))
+            cursor = await connection.execute(_INSERT, (rows_document,))
             rows = await cursor.fetchall()
         stored = {key: int(row_id) for key, row_id in rows}
         for pending in batch:

@@ -34,14 +34,15 @@ class FakePool:
     async def connection(self) -> AsyncIterator[FakePool]:
         yield self
 
-    async def execute(self, query: str, params: tuple[list[Any], ...]) -> FakePool:
-        self._rows = await self.fetch(query, *params)
+    async def execute(self, query: str, params: tuple[str]) -> FakePool:
+        rows = json.loads(params[0])  # the batch: one JSON array of rows, the key first
+        self._rows = await self.fetch(query, [row[0] for row in rows])
         return self
 
     async def fetchall(self) -> list[tuple[str, int]]:
         return self._rows
 
-    async def fetch(self, query: str, keys: list[str], *columns: list[Any]) -> list[tuple[str, int]]:
+    async def fetch(self, query: str, keys: list[str]) -> list[tuple[str, int]]:
         self.statements.append(list(keys))
         await asyncio.sleep(0)
         error = self.refuse(keys)
