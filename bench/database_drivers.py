@@ -1,14 +1,14 @@
-"""Why the service has two PostgreSQL drivers: asyncpg against psycopg on the webhook's own work.
+"""Why the service has one PostgreSQL driver: asyncpg against psycopg on the webhook's own work.
 
     .venv/bin/python -m bench.database_drivers [--inserts 4000] [--concurrency 32]
 
-The service speaks asyncpg (SQLAlchemy's dialect, the webhook's inbox INSERT, the relay's LISTEN);
-psycopg is there only because SAQ's Postgres queue is written on it. Keeping one driver would mean
-moving the service to psycopg, so this measures what that would cost on the hot path: the same
-single-row ``INSERT … ON CONFLICT DO NOTHING RETURNING id`` of a callback-sized jsonb body, from
-``--concurrency`` tasks over a pool of 10 connections, on a scratch database, alternating drivers
-over several rounds (the best of each counts). The figure to read is the ratio psycopg / asyncpg.
-"""
+The service speaks psycopg (SQLAlchemy's dialect, the webhook's inbox INSERT, the relay's LISTEN,
+SAQ's Postgres queue); it spoke asyncpg before, with psycopg there only for SAQ. This measures what
+the move to one driver costs on the hot path, and would tell if asyncpg ever became worth a second
+driver again: the same single-row ``INSERT … ON CONFLICT DO NOTHING RETURNING id`` of a
+callback-sized jsonb body, from ``--concurrency`` tasks over a pool of 10 connections, on a scratch
+database, alternating drivers over several rounds (the best of each counts). The figure to read is
+the ratio psycopg / asyncpg. asyncpg is a development dependency for this file only."""
 
 from __future__ import annotations
 

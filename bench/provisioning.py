@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import asyncpg
 import psutil
+import psycopg
+from psycopg.rows import dict_row
 
 from bench.http_client import ConnectionPool, HttpResponse
 from bench.processes import ManagedProcess, base_environment, cpu_seconds, free_port, managed_process
@@ -278,7 +279,7 @@ LEFT JOIN LATERAL (SELECT relayed_at, handled_at FROM outbox
                    WHERE customer_id = c.id AND payload->>'kyc_status' = 'approved'
                    ORDER BY id LIMIT 1) o ON true
 LEFT JOIN ledger_accounts a ON a.external_id = c.id::text
-WHERE c.id = ANY($1::uuid[])
+WHERE c.id = ANY(%s::uuid[])
 """
 
 # (what happened, from, to): each a stage's own duration, per customer
@@ -303,11 +304,9 @@ async def stage_durations(database_url: str, sandbox: Sandbox,
     ``updated_at`` is not used: the upsert that marks a step done does not move it, so it tells
     when the step was queued.
     """
-    connection = await asyncpg.connect(libpq_url(database_url))
-    try:
-        rows = await connection.fetch(TIMELINE, [uuid.UUID(c.id) for c in customers])
-    finally:
-        await connection.close()
+    async with await psycopg.AsyncConnection.connect(libpq_url(database_url), row_factory=dict_row) as connection:
+        cursor = await connection.execute(TIMELINE, ([uuid.UUID(c.id) for c in customers],))
+        rows = await cursor.fetchall()
     realm = sandbox.keycloak.realm(sandbox.keycloak.customer_realm)
     user_created = {user.attributes["customer_id"][0]: user.created_timestamp / 1000
                     for user in realm.users.values() if user.attributes.get("customer_id")}
@@ -337,13 +336,11 @@ async def stage_durations(database_url: str, sandbox: Sandbox,
 
 async def activation_times(database_url: str, customers: list[Customer]) -> dict[str, float]:
     """When each active customer was activated (the activating transaction's timestamp)."""
-    connection = await asyncpg.connect(libpq_url(database_url))
-    try:
-        rows = await connection.fetch("SELECT id::text AS id, updated_at FROM customers "
-                                      "WHERE id = ANY($1::uuid[]) AND activity_status = 'active'",
-                                      [uuid.UUID(c.id) for c in customers])
-    finally:
-        await connection.close()
+    async with await psycopg.AsyncConnection.connect(libpq_url(database_url), row_factory=dict_row) as connection:
+        cursor = await connection.execute("SELECT id::text AS id, updated_at FROM customers "
+                                          "WHERE id = ANY(%s::uuid[]) AND activity_status = 'active'",
+                                          ([uuid.UUID(c.id) for c in customers],))
+        rows = await cursor.fetchall()
     return {row["id"]: row["updated_at"].timestamp() for row in rows}
 
 
@@ -384,11 +381,9 @@ SELECT split_part(key, ':', 1) AS kind, count(*) AS done FROM saq_jobs WHERE sta
 
 async def jobs_done(database_url: str) -> dict[str, int]:
     """Completed SAQ jobs by kind (the first part of the job key); SAQ keeps them for a while."""
-    connection = await asyncpg.connect(libpq_url(database_url))
-    try:
-        return {row["kind"]: int(row["done"]) for row in await connection.fetch(JOBS_DONE)}
-    finally:
-        await connection.close()
+    async with await psycopg.AsyncConnection.connect(libpq_url(database_url), row_factory=dict_row) as connection:
+        cursor = await connection.execute(JOBS_DONE)
+        return {row["kind"]: int(row["done"]) for row in await cursor.fetchall()}
 
 
 def _epoch(moment: datetime | None) -> float | None:
@@ -396,14 +391,11 @@ def _epoch(moment: datetime | None) -> float | None:
 
 
 async def find_postmaster(database_url: str) -> psutil.Process | None:
-    connection = await asyncpg.connect(libpq_url(database_url))
-    try:
-        backend = int(await connection.fetchval("SELECT pg_backend_pid()"))
-        return psutil.Process(backend).parent()  # while this backend still lives
-    except psutil.Error:
-        return None  # a server on another host or in a container: not measured
-    finally:
-        await connection.close()
+    async with await psycopg.AsyncConnection.connect(libpq_url(database_url)) as connection:
+        try:
+            return psutil.Process(connection.info.backend_pid).parent()  # while this backend still lives
+        except psutil.Error:
+            return None  # a server on another host or in a container: not measured
 
 
 async def measure(args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:

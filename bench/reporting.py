@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import msgspec
+import psycopg
 import uvloop
 
 __all__ = ["RESULTS_DIR", "machine", "milliseconds", "percentile", "write_results"]
@@ -62,7 +62,7 @@ def run_benchmark(name: str, measure: Callable[[Path], Awaitable[dict[str, Any]]
     try:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             results = runner.run(measure(log_dir))
-    except (RuntimeError, OSError, asyncpg.PostgresError) as exc:
+    except (RuntimeError, OSError, psycopg.Error) as exc:
         print(f"\n{name} failed: {exc}\n(server logs kept in {log_dir})", file=sys.stderr)
         return 1
     path = write_results(name, results)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import asyncpg
+import psycopg
 
 from bench.http_client import HttpResponse, LoadResult, encode_request, run_fixed_load
 from bench.processes import ManagedProcess, base_environment, cpu_seconds, free_port, managed_process
@@ -105,11 +105,10 @@ async def load(process: ManagedProcess, port: int, requests: list[bytes], label:
 
 
 async def count_inbox_rows(database_url: str) -> int:
-    connection = await asyncpg.connect(libpq_url(database_url))
-    try:
-        return int(await connection.fetchval("SELECT count(*) FROM kyc_callbacks"))
-    finally:
-        await connection.close()
+    async with await psycopg.AsyncConnection.connect(libpq_url(database_url)) as connection:
+        row = await (await connection.execute("SELECT count(*) FROM kyc_callbacks")).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 async def measure(args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:

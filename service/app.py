@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import asyncpg
 import httpx
 import structlog
 from litestar import Litestar
@@ -21,6 +20,7 @@ from service.customers.controller import CustomerController
 from service.customers.domain import InvalidCustomerField
 from service.customers.repository import CustomerNotFound, DuplicateCustomer
 from service.db.engine import create_engine, libpq_url, migrate, resolve_database_url, session_factory
+from service.db.pool import OnDemandPool
 from service.dependencies import dependencies
 from service.health import live, ready
 from service.kyc.controller import KycController
@@ -71,9 +71,8 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool | Non
         if migrate_on_start if migrate_on_start is not None else embedded:
             await migrate(database_url)
         engine = create_engine(database_url, settings.database_pool_size)
-        # the webhook's single INSERT goes straight to asyncpg (connections are made on demand)
-        intake_pool = await asyncpg.create_pool(libpq_url(database_url), min_size=0,
-                                                max_size=settings.database_pool_size)
+        # the webhook's single INSERT goes straight to psycopg (connections are made on demand)
+        intake_pool = OnDemandPool(libpq_url(database_url), max_size=settings.database_pool_size)
         http = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
         queue = create_queue(settings, database_url)
         await queue.connect()

@@ -18,8 +18,9 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
+import psycopg
 import structlog
+from psycopg import sql
 from saq import Queue
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -112,15 +113,30 @@ class Relay:
                 await self._task
             self._task = None
 
-    async def _listen(self) -> asyncpg.Connection | None:
+    async def _listen(self) -> _Listener | None:
         try:
-            connection = await asyncpg.connect(libpq_url(self._database_url))
-            for feed in self._feeds:
-                await connection.add_listener(feed.channel, lambda *_: self._wake.set())
-            return connection
-        except (OSError, asyncpg.PostgresError) as exc:
+            connection = await psycopg.AsyncConnection.connect(libpq_url(self._database_url), autocommit=True,
+                                                              connect_timeout=10)
+        except (OSError, psycopg.Error) as exc:
             log.warning("relay.listen_failed", error=type(exc).__name__)
             return None
+        try:
+            for feed in self._feeds:
+                await connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(feed.channel)))
+        except (OSError, psycopg.Error) as exc:
+            log.warning("relay.listen_failed", error=type(exc).__name__)
+            await connection.close()
+            return None
+        return _Listener(connection, asyncio.create_task(self._wake_on_notify(connection), name="relay-listen"))
+
+    async def _wake_on_notify(self, connection: psycopg.AsyncConnection[Any]) -> None:
+        try:
+            async for _ in connection.notifies():
+                self._wake.set()
+        except (OSError, psycopg.Error) as exc:
+            # the connection is gone, and notifications with it: relay now, and listen again
+            log.warning("relay.listen_lost", error=type(exc).__name__)
+            self._wake.set()
 
     async def _run(self) -> None:
         listener = await self._listen()
@@ -131,10 +147,30 @@ class Relay:
                     await self.relay_all()
                 except Exception:  # the database may be away: log, wait, try again
                     log.exception("relay.failed")
-                if listener is None or listener.is_closed():
+                if listener is None or not listener.alive():
+                    if listener is not None:
+                        await listener.close()
                     listener = await self._listen()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._settings.outbox_poll_seconds)
         finally:
-            if listener is not None and not listener.is_closed():
+            if listener is not None:
                 await listener.close()
+
+
+@dataclass
+class _Listener:
+    """The LISTEN connection, and the task that turns its notifications into wake-ups."""
+
+    connection: psycopg.AsyncConnection[Any]
+    task: asyncio.Task[None]
+
+    def alive(self) -> bool:
+        return not self.task.done() and not self.connection.closed
+
+    async def close(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+        with contextlib.suppress(OSError, psycopg.Error):
+            await self.connection.close()

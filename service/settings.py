@@ -151,7 +151,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         ]
         if self.database_url is not None:
             checks.append(("DATABASE_URL", self.database_url.startswith(("postgresql", "postgres://")),
-                           "must be a postgresql:// or postgresql+asyncpg:// URL"))
+                           "must be a postgresql:// URL"))
         if self.queue_url is not None:
             checks.append(("QUEUE_URL", self.queue_url.startswith(("redis://", "rediss://", "postgres")),
                            "must be a redis:// URL (or a postgresql:// one)"))

@@ -7,7 +7,8 @@ same moment under the same name.
 
 from __future__ import annotations
 
-import asyncpg
+import psycopg
+from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from service.db.engine import drop_database, libpq_url
@@ -25,15 +26,13 @@ def _maintenance_url(server_url: str) -> str:
 
 async def create_new_database(server_url: str, name: str, *, comment: str = "") -> str:
     """Create database ``name`` on the server of ``server_url``; its URL. ``DatabaseExists`` when taken."""
-    connection = await asyncpg.connect(_maintenance_url(server_url))
-    try:
+    # CREATE DATABASE cannot run inside a transaction block
+    async with await psycopg.AsyncConnection.connect(_maintenance_url(server_url), autocommit=True) as connection:
         try:
-            await connection.execute(f'CREATE DATABASE "{name}"')
-        except asyncpg.DuplicateDatabaseError:
+            await connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except psycopg.errors.DuplicateDatabase:
             raise DatabaseExists(name) from None
         if comment:
-            literal = comment.replace("'", "''")
-            await connection.execute(f"COMMENT ON DATABASE \"{name}\" IS '{literal}'")
-    finally:
-        await connection.close()
+            await connection.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name),
+                                                                                    sql.Literal(comment)))
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)

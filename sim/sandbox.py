@@ -26,9 +26,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import asyncpg
 import httpx
 import msgspec
+import psycopg
 import structlog
 from saq import Worker
 
@@ -256,7 +256,7 @@ class Sandbox:
             self._created_database = None
             try:
                 await drop_database(server_url, name)
-            except (OSError, asyncpg.PostgresError) as exc:  # the server went first: say what is left behind
+            except (OSError, psycopg.Error) as exc:  # the server went first: say what is left behind
                 log.warning("sandbox.database_left_behind", database=name, error=str(exc))
         if self._run_service:
             use_clock(None)

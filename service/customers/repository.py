@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from asyncpg.exceptions import UniqueViolationError
+from psycopg.errors import UniqueViolation
 from sqlalchemy import Row, Select, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -73,8 +73,7 @@ async def insert_customer(session: AsyncSession, *, email: str, customer_type: C
     try:
         await session.flush()
     except IntegrityError as exc:
-        constraint = getattr(exc.orig, "__cause__", None)
-        name = getattr(constraint, "constraint_name", None) if isinstance(constraint, UniqueViolationError) else None
+        name = exc.orig.diag.constraint_name if isinstance(exc.orig, UniqueViolation) else None
         if name in _UNIQUE_FIELDS:
             raise DuplicateCustomer(_UNIQUE_FIELDS[name]) from exc
         raise

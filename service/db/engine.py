@@ -6,10 +6,11 @@ import asyncio
 import contextlib
 from pathlib import Path
 
-import asyncpg
+import psycopg
 import structlog
 from alembic import command
 from alembic.config import Config
+from psycopg import sql
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -37,39 +38,36 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def sqlalchemy_url(url: str) -> str:
-    """The URL for SQLAlchemy's asyncpg dialect, whatever spelling was configured."""
+    """The URL for SQLAlchemy's psycopg dialect, whatever spelling was configured."""
     parsed = make_url(url)
-    return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 
 def libpq_url(url: str) -> str:
-    """The plain ``postgresql://`` URL that psycopg (SAQ's Postgres queue) and asyncpg take."""
+    """The plain ``postgresql://`` URL that psycopg takes (the inbox pool, the relay, SAQ's Postgres queue)."""
     parsed = make_url(url)
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def _maintenance_url(server_url: str) -> str:
+    return libpq_url(make_url(server_url).set(database="postgres").render_as_string(hide_password=False))
+
+
 async def ensure_database(server_url: str, name: str) -> str:
     """Create database ``name`` on the server of ``server_url`` unless it exists; its URL."""
-    connection = await asyncpg.connect(libpq_url(make_url(server_url).set(database="postgres")
-                                                 .render_as_string(hide_password=False)))
-    try:
-        exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
-        if not exists:
+    # CREATE DATABASE cannot run inside a transaction block
+    async with await psycopg.AsyncConnection.connect(_maintenance_url(server_url), autocommit=True) as connection:
+        cursor = await connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        if await cursor.fetchone() is None:
             # another process may create it first
-            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
-                await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+                await connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
 async def drop_database(server_url: str, name: str) -> None:
-    connection = await asyncpg.connect(libpq_url(make_url(server_url).set(database="postgres")
-                                                 .render_as_string(hide_password=False)))
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
+    async with await psycopg.AsyncConnection.connect(_maintenance_url(server_url), autocommit=True) as connection:
+        await connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 async def resolve_database_url(settings: Settings) -> tuple[str, bool]:
@@ -83,8 +81,13 @@ async def resolve_database_url(settings: Settings) -> tuple[str, bool]:
 
 
 def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    # psycopg gives a timestamptz in the session's time zone, which is the server's setting: the
+    # session is put in UTC (a startup option, no round trip), so that every moment read back, and
+    # every moment the API shows, is in UTC whatever the server is configured with.
+    configured = make_url(url).query.get("options")
+    options = " ".join([*([configured] if isinstance(configured, str) else configured or []), "-c TimeZone=UTC"])
     return create_async_engine(sqlalchemy_url(url), pool_size=pool_size, max_overflow=pool_size,
-                               pool_pre_ping=True, pool_timeout=10)
+                               pool_pre_ping=True, pool_timeout=10, connect_args={"options": options})
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

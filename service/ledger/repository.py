@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
+import psycopg
 from sqlalchemy import String, Table, bindparam, func, insert, literal, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
@@ -268,7 +269,7 @@ async def _record(session: AsyncSession, customer_id: uuid.UUID, kind: EntryKind
         async with session.begin_nested():
             entry = await _post(session, kind, postings, account.id, idempotency_key)
     except DBAPIError as exc:
-        constraint = getattr(getattr(exc.orig, "__cause__", None), "constraint_name", None)
+        constraint = exc.orig.diag.constraint_name if isinstance(exc.orig, psycopg.Error) else None
         if constraint == _NO_OVERDRAFT:
             balance = await session.scalar(
                 select(LedgerAccountRecord.balance_cents).where(LedgerAccountRecord.id == account.id))

@@ -14,8 +14,8 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
+import psycopg
 import pytest
 
 from service.customers.domain import CustomerType
@@ -55,12 +55,12 @@ async def shown(operator: httpx.AsyncClient, customer: dict[str, Any]) -> dict[s
 
 
 async def deposit_accounts_in_ledger(stack: Sandbox, customer: dict[str, Any]) -> int:
-    connection = await asyncpg.connect(libpq_url(stack.database_url))
-    try:
-        return int(await connection.fetchval(
-            "SELECT count(*) FROM ledger_accounts WHERE external_id = $1", customer["id"]))
-    finally:
-        await connection.close()
+    async with await psycopg.AsyncConnection.connect(libpq_url(stack.database_url)) as connection:
+        cursor = await connection.execute("SELECT count(*) FROM ledger_accounts WHERE external_id = %s",
+                                          (customer["id"],))
+        row = await cursor.fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 async def assert_one_of_everything(stack: Sandbox, operator: httpx.AsyncClient, customer: dict[str, Any]) -> None:

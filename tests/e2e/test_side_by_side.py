@@ -10,8 +10,8 @@ import secrets
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-import asyncpg
 import httpx
+import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
@@ -28,12 +28,10 @@ ANY_PORT = {"service": 0, "keycloak": 0, "sumsub": 0, "smtp": 0, "smtp_api": 0}
 
 async def databases_named(server: str, names: list[str]) -> set[str]:
     url = make_url(server).set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-    connection = await asyncpg.connect(url)
-    try:
-        rows = await connection.fetch("SELECT datname FROM pg_database WHERE datname = ANY($1::text[])", names)
-    finally:
-        await connection.close()
-    return {row["datname"] for row in rows}
+    async with await psycopg.AsyncConnection.connect(url) as connection:
+        cursor = await connection.execute("SELECT datname FROM pg_database WHERE datname = ANY(%s::text[])", (names,))
+        rows = await cursor.fetchall()
+    return {row[0] for row in rows}
 
 
 async def onboard(env: dict[str, str]) -> dict[str, object]:

@@ -7,19 +7,18 @@ import os
 import signal
 from pathlib import Path
 
-import asyncpg
 import psutil
+import psycopg
 import pytest
 
 from service.db.embedded import start_embedded_postgres, stop_embedded_postgres
 
 
 async def answers(url: str) -> int:
-    connection = await asyncpg.connect(url)
-    try:
-        return int(await connection.fetchval("SELECT 41 + 1"))
-    finally:
-        await connection.close()
+    async with await psycopg.AsyncConnection.connect(url) as connection:
+        row = await (await connection.execute("SELECT 41 + 1")).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 @pytest.fixture
@@ -58,11 +57,10 @@ def test_the_default_data_directory_is_outside_the_working_tree() -> None:
 
 
 async def fsync_setting(url: str) -> str:
-    connection = await asyncpg.connect(url)
-    try:
-        return str(await connection.fetchval("SHOW fsync"))
-    finally:
-        await connection.close()
+    async with await psycopg.AsyncConnection.connect(url) as connection:
+        row = await (await connection.execute("SHOW fsync")).fetchone()
+    assert row is not None
+    return str(row[0])
 
 
 async def test_the_service_s_server_keeps_fsync_on_and_a_scratch_one_turns_it_off(tmp_path: Path) -> None:

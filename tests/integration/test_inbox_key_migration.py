@@ -6,7 +6,8 @@ import json
 import os
 import secrets
 
-import asyncpg
+import psycopg
+from psycopg.rows import dict_row
 
 from service.db.engine import drop_database, ensure_database, libpq_url, migrate
 from service.kyc.domain import decode_callback, idempotency_key
@@ -20,23 +21,18 @@ async def test_keys_stored_before_the_bound_get_the_digest_intake_now_computes()
         await migrate(url, "0005")
         short = {"type": "applicantPending", "correlationId": "abc", "createdAtMs": "2026-05-04 09:12:40.118"}
         long = {**short, "correlationId": "c" * 1000}
-        connection = await asyncpg.connect(libpq_url(url))
-        try:
+        async with await psycopg.AsyncConnection.connect(libpq_url(url), autocommit=True) as connection:
             for payload in (short, long):
                 await connection.execute(
-                    "INSERT INTO kyc_callbacks (idempotency_key, type, payload) VALUES ($1, $2, $3::jsonb)",
-                    ":".join(payload.values()), payload["type"], json.dumps(payload))
-        finally:
-            await connection.close()
+                    "INSERT INTO kyc_callbacks (idempotency_key, type, payload) VALUES (%s, %s, %s::jsonb)",
+                    (":".join(payload.values()), payload["type"], json.dumps(payload)))
 
         await migrate(url)
 
-        connection = await asyncpg.connect(libpq_url(url))
-        try:
-            rows = await connection.fetch("SELECT idempotency_key, correlation_id, created_at_ms FROM kyc_callbacks "
-                                          "ORDER BY id")
-        finally:
-            await connection.close()
+        async with await psycopg.AsyncConnection.connect(libpq_url(url), row_factory=dict_row) as connection:
+            cursor = await connection.execute("SELECT idempotency_key, correlation_id, created_at_ms "
+                                              "FROM kyc_callbacks ORDER BY id")
+            rows = await cursor.fetchall()
         for payload, row in zip((short, long), rows, strict=True):
             raw = json.dumps(payload).encode()
             assert row["idempotency_key"] == idempotency_key(decode_callback(raw), raw)

@@ -21,7 +21,7 @@ from tests.support.waiting import eventually
 
 Client = httpx.AsyncClient
 # words of a database error that must never reach a caller
-DATABASE_WORDS = ("postgres", "asyncpg", "jsonb", "sqlstate", "unicode escape", "index row", "injected",
+DATABASE_WORDS = ("postgres", "asyncpg", "psycopg", "jsonb", "sqlstate", "unicode escape", "index row", "injected",
                   "character varying")
 
 
