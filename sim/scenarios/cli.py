@@ -52,14 +52,19 @@ def _timeline_path(base: Path | None, file: Path, several: bool) -> Path | None:
 async def _run(args: argparse.Namespace) -> int:
     from sim.scenarios.files import dump_scenario, load_scenario
     from sim.scenarios.logs import quiet_logs
+    from sim.scenarios.model import ScenarioError
     from sim.scenarios.runner import run_scenario
 
     quiet_logs()
     failed = 0
     for file in args.files:
         scenario = load_scenario(file)
-        run = await run_scenario(scenario, seed=args.seed, env_file=args.env_file,
-                                 timeline_file=_timeline_path(args.timeline, file, len(args.files) > 1))
+        try:
+            run = await run_scenario(scenario, seed=args.seed, env_file=args.env_file,
+                                     timeline_file=_timeline_path(args.timeline, file, len(args.files) > 1))
+        except ScenarioError as exc:  # a step this stack cannot run: refused before the first step
+            print(f"{file}: {exc}", file=sys.stderr, flush=True)
+            return 2
         print(run.report(), flush=True)
         if not run.passed:
             failed += 1
@@ -75,10 +80,15 @@ async def _run(args: argparse.Namespace) -> int:
 async def _replay(args: argparse.Namespace) -> int:
     from sim.scenarios.files import load_scenario
     from sim.scenarios.logs import quiet_logs
+    from sim.scenarios.model import ScenarioError
     from sim.scenarios.runner import run_scenario
 
     quiet_logs()
-    run = await run_scenario(load_scenario(args.file), env_file=args.env_file, timeline_file=args.timeline)
+    try:
+        run = await run_scenario(load_scenario(args.file), env_file=args.env_file, timeline_file=args.timeline)
+    except ScenarioError as exc:
+        print(f"{args.file}: {exc}", file=sys.stderr, flush=True)
+        return 2
     print(run.report())
     digest = hashlib.sha256("\n".join(run.fingerprint()).encode()).hexdigest()[:16]
     print(f"  the fakes' journal: {len(run.fingerprint())} entries, fingerprint {digest}")
