@@ -131,7 +131,7 @@ async def test_a_failing_expectation_exits_1_and_leaves_its_reproduction(stack: 
 
     assert status == 1, output[-4000:]
     assert "rejected yet expected approved (seed 43): FAILED" in output
-    assert "expected mallory: kyc_status=approved" in output
+    assert "expected mallory: kyc_status=approved" in output, output
     assert (tmp_path / "out" / "wrong.seed43.yaml").exists()
 
 
