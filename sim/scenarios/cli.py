@@ -5,7 +5,8 @@
     python -m sim search [--examples N] [--seed N] [--out DIR]
 
 Exit status 0 only when every expectation held. A failed run prints its seed and writes a scenario
-file that reproduces it (``replay`` runs it again).
+file that reproduces it (``replay`` runs it again). A file with a step the ``--env-file`` stack cannot
+run is refused before its first step, naming the step: exit status 2.
 """
 
 from __future__ import annotations
