@@ -5,6 +5,11 @@ Mailpit do: what it received and answered, a reset, and the faults its Python AP
     POST /__admin/reset     {"fake": NAME, "reset": true}
     GET  /__admin/faults    {"fake": NAME, "rules": [...], "injected": [...], ...}
     POST /__admin/faults    one rule, {"kind": ..., ...}, or {"kind": "clear"}; answers as GET does
+    GET  /__admin/clock     {"fake": NAME, "now": ISO-8601, "time": seconds since the epoch}
+    POST /__admin/clock/advance  {"seconds": N}: the fake's clock moves N seconds on, running every timer
+                            that falls due on the way (a webhook retry, a token's expiry); answers
+                            {"fake", "now", "time", "ran": timers run}. In ``sim up`` the fakes, the
+                            service and its worker share one clock: advancing it on one fake moves all.
 
 The admin routes sit in front of each fake's faults and journal: an outage never takes the admin
 API down, and calling it is never journaled. A body that does not parse or fit is a 400
@@ -23,6 +28,7 @@ from litestar import Litestar, Request, Response, Router, get, post
 from litestar.handlers import BaseRouteHandler
 from litestar.types import ExceptionHandlersMap
 
+from sim.clock import VirtualClock
 from sim.faults import FaultRule, HttpFaults, InjectedFault
 
 __all__ = [
@@ -70,8 +76,9 @@ class FakeControl:
 
     def __init__(self, name: str, *, journal: Callable[[], list[Entry]], reset: Callable[[], None],
                  faults: Callable[[], Mapping[str, Any]],
-                 apply_fault: Callable[[bytes], Awaitable[None]]) -> None:
+                 apply_fault: Callable[[bytes], Awaitable[None]], clock: VirtualClock | None = None) -> None:
         self.name = name
+        self.clock = clock
         self.journal = journal
         self.reset = reset
         self.faults = faults
@@ -119,6 +126,10 @@ class ErrorRateIn(Rule, tag="error_rate"):
 
 class ClearIn(Rule, tag="clear"):
     pass
+
+
+class AdvanceIn(msgspec.Struct, forbid_unknown_fields=True):
+    seconds: float
 
 
 HttpFaultIn = OutageIn | FailNextIn | RateLimitIn | SlowIn | ErrorRateIn | ClearIn
@@ -199,9 +210,31 @@ def control_router(control: FakeControl, *, extra: Sequence[BaseRouteHandler] = 
         await control.apply_fault(await request.body())
         return {"fake": control.name, **control.faults()}
 
-    return Router(CONTROL_PREFIX, route_handlers=[journal, reset, faults, add_fault, *extra],
+    def clock_view(clock: VirtualClock) -> dict[str, Any]:
+        return {"fake": control.name, "now": iso(clock.time()), "time": clock.time()}
+
+    @get("/clock", sync_to_thread=False)
+    def read_clock() -> dict[str, Any]:
+        return clock_view(_clock_of(control))
+
+    @post("/clock/advance", status_code=200)
+    async def advance_clock(request: Request[Any, Any, Any]) -> dict[str, Any]:
+        clock = _clock_of(control)
+        body: AdvanceIn = decode(await request.body(), AdvanceIn)
+        if not body.seconds >= 0:  # also NaN
+            raise ControlError("a clock does not go backwards: seconds must be 0 or more")
+        ran = await clock.advance(body.seconds)
+        return {**clock_view(clock), "ran": ran}
+
+    clock_routes = [read_clock, advance_clock] if control.clock is not None else []
+    return Router(CONTROL_PREFIX, route_handlers=[journal, reset, faults, add_fault, *clock_routes, *extra],
                   exception_handlers={ControlError: _error, **(exception_handlers or {})},
                   include_in_schema=False)
+
+
+def _clock_of(control: FakeControl) -> VirtualClock:
+    assert control.clock is not None  # the routes exist only with a clock
+    return control.clock
 
 
 def control_app(control: FakeControl, *, extra: Sequence[BaseRouteHandler] = (),

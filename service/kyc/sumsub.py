@@ -8,7 +8,6 @@ import hmac
 import json
 import random
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,7 @@ from urllib.parse import quote
 import httpx
 import structlog
 
+from service import clock as service_clock
 from service.kyc.domain import APPLICANT_ID_MAX, json_object
 
 __all__ = ["Applicant", "SumsubClient", "SumsubError", "SumsubUnavailable", "sign_request"]
@@ -67,7 +67,7 @@ class SumsubClient:
         attempts: int = 3,
         backoff: float = 0.25,
         timeout: float = 10.0,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self._http = http or httpx.AsyncClient(timeout=timeout)
         self._base = base_url.rstrip("/")
@@ -76,7 +76,8 @@ class SumsubClient:
         self._attempts = attempts
         self._backoff = backoff
         self._timeout = timeout
-        self._clock = clock
+        # requests are signed with the service's time (a sandbox's clock, which QA can advance)
+        self._clock = clock or (lambda: service_clock.now().timestamp())
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -57,5 +57,5 @@ def keycloak_control(fake: KeycloakFake) -> Litestar:
         else:
             apply_http_fault(fake.faults, rule)
 
-    return control_app(FakeControl("keycloak", journal=journal, reset=fake.reset,
+    return control_app(FakeControl("keycloak", journal=journal, reset=fake.reset, clock=fake.clock,
                                    faults=lambda: http_faults_view(fake.faults), apply_fault=apply_fault))

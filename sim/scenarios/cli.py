@@ -5,7 +5,8 @@
     python -m sim search [--examples N] [--seed N] [--out DIR]
 
 Exit status 0 only when every expectation held. A failed run prints its seed and writes a scenario
-file that reproduces it (``replay`` runs it again).
+file that reproduces it (``replay`` runs it again). A file with a step the ``--env-file`` stack cannot
+run is refused before its first step, naming the step: exit status 2.
 """
 
 from __future__ import annotations
@@ -52,14 +53,19 @@ def _timeline_path(base: Path | None, file: Path, several: bool) -> Path | None:
 async def _run(args: argparse.Namespace) -> int:
     from sim.scenarios.files import dump_scenario, load_scenario
     from sim.scenarios.logs import quiet_logs
+    from sim.scenarios.model import ScenarioError
     from sim.scenarios.runner import run_scenario
 
     quiet_logs()
     failed = 0
     for file in args.files:
         scenario = load_scenario(file)
-        run = await run_scenario(scenario, seed=args.seed, env_file=args.env_file,
-                                 timeline_file=_timeline_path(args.timeline, file, len(args.files) > 1))
+        try:
+            run = await run_scenario(scenario, seed=args.seed, env_file=args.env_file,
+                                     timeline_file=_timeline_path(args.timeline, file, len(args.files) > 1))
+        except ScenarioError as exc:  # a step this stack cannot run: refused before the first step
+            print(f"{file}: {exc}", file=sys.stderr, flush=True)
+            return 2
         print(run.report(), flush=True)
         if not run.passed:
             failed += 1
@@ -75,10 +81,15 @@ async def _run(args: argparse.Namespace) -> int:
 async def _replay(args: argparse.Namespace) -> int:
     from sim.scenarios.files import load_scenario
     from sim.scenarios.logs import quiet_logs
+    from sim.scenarios.model import ScenarioError
     from sim.scenarios.runner import run_scenario
 
     quiet_logs()
-    run = await run_scenario(load_scenario(args.file), env_file=args.env_file, timeline_file=args.timeline)
+    try:
+        run = await run_scenario(load_scenario(args.file), env_file=args.env_file, timeline_file=args.timeline)
+    except ScenarioError as exc:
+        print(f"{args.file}: {exc}", file=sys.stderr, flush=True)
+        return 2
     print(run.report())
     digest = hashlib.sha256("\n".join(run.fingerprint()).encode()).hexdigest()[:16]
     print(f"  the fakes' journal: {len(run.fingerprint())} entries, fingerprint {digest}")

@@ -151,11 +151,15 @@ async def run_scenario(scenario: Scenario, *, seed: int | None = None, sandbox: 
                        env_file: str | Path | None = None, progress: bool | None = None,
                        timeline_file: str | Path | None = None) -> ScenarioRun:
     """Run ``scenario`` (with ``seed`` instead of its own, when given) on a fresh in-process sandbox,
-    on ``sandbox``, or on the stack ``env_file`` describes."""
+    on ``sandbox``, or on the stack ``env_file`` describes (``ScenarioError`` before any step when the
+    scenario holds a step that cannot run there)."""
     scenario = scenario.with_seed(seed)
     if env_file is not None:
-        run = await ScenarioRunner(RemoteStack.from_env_file(env_file), scenario, shared=True,
-                                   progress=progress).run()
+        remote = RemoteStack.from_env_file(env_file)
+        refused = remote.refusals(scenario.steps)
+        if refused:  # before the first step, not half-way
+            raise ScenarioError(f"{scenario.name}: cannot run against the stack in {env_file}: " + "; ".join(refused))
+        run = await ScenarioRunner(remote, scenario, shared=True, progress=progress).run()
     elif sandbox is not None:
         stack = InProcessStack(sandbox)
         try:

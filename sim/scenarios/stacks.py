@@ -12,8 +12,9 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -68,6 +69,27 @@ async def operator_token(keycloak_url: str, realm: str, client_id: str, username
     return str(response.json()["access_token"])
 
 
+class OperatorAuth(httpx.Auth):
+    """The operator's bearer token, fetched again when the service refuses it: a scenario that
+    advances the stack's clock outlives the token it began with."""
+
+    def __init__(self, fetch: Callable[[], Awaitable[str]],
+                 refresh: Callable[[], Awaitable[str]] | None = None) -> None:
+        self.fetch = fetch
+        self.refresh = refresh or fetch
+        self.token: str | None = None
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        if self.token is None:
+            self.token = await self.fetch()
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        response = yield request
+        if response.status_code == 401:
+            self.token = await self.refresh()
+            request.headers["Authorization"] = f"Bearer {self.token}"
+            yield request
+
+
 class InProcessStack:
     """A sandbox in this process: the fakes are objects, their journals lists."""
 
@@ -111,7 +133,15 @@ class InProcessStack:
         return self.sandbox.clock.time()
 
     async def operator_client(self) -> httpx.AsyncClient:
-        return await self.sandbox.api()
+        keycloak = self.sandbox.keycloak
+
+        async def session_kept() -> str:
+            # QA's operator is not under test: its session outlives a Keycloak outage the scenario set
+            return keycloak.mint_token(keycloak.admin_realm, keycloak.operator_username,
+                                       client_id=keycloak.operator_client_id)
+
+        auth = OperatorAuth(self.sandbox.operator_token, session_kept)
+        return httpx.AsyncClient(base_url=self.service_url, auth=auth)
 
     # Sumsub: each step's webhooks enter the network before the next step, so a rule for "the next
     # callbacks" applies to the callbacks of the steps after it, however fast the steps follow
@@ -234,30 +264,45 @@ class InProcessStack:
 
 
 class RemoteStack:
-    """A stack in other processes, known by its env file: the fakes through ``/__admin/``."""
+    """A stack in other processes, known by its env file: the fakes through ``/__admin/``.
+
+    Every step a scenario file can hold runs here, with one exception ``refusals`` names before a
+    run starts: ending a Sumsub outage clears all of Sumsub's faults, its webhook network's rules
+    among them, so it cannot share a scenario with network steps."""
 
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
         self.service_url = env["SERVICE_URL"]
         self.admin = AdminClient(sumsub_url=env["SUMSUB_URL"], keycloak_url=env["KEYCLOAK_URL"],
                                  smtp_api_url=env["SMTP_API_URL"])
-        self._started = self.now()
+        self._advanced = 0.0  # the stack's clock runs ahead of the wall by what the scenario advanced it
 
     @classmethod
     def from_env_file(cls, path: str | Path) -> RemoteStack:
         return cls(read_dotenv(Path(path)))
 
-    def now(self) -> float:
-        import time
+    @staticmethod
+    def refusals(steps: Sequence[Any]) -> list[str]:
+        """What in ``steps`` cannot run against a remote stack, said for a person."""
+        network = [s for s in steps if s.kind in ("duplicate", "hold", "release", "delay", "drop", "lose_ack")]
+        if not network:
+            return []
+        return [f"step {number} ({step.describe()}): over the admin API it clears every Sumsub fault, the webhook "
+                f"network's rules ({', '.join(sorted({s.kind for s in network}))}) too; give the outage a duration "
+                f"instead" for number, step in enumerate(steps, start=1)
+                if step.kind == "end_outage" and step.get("system") == "sumsub"]
 
-        return time.time()
+    def now(self) -> float:
+        return time.time() + self._advanced
 
     async def operator_client(self) -> httpx.AsyncClient:
         env = self.env
-        token = await operator_token(env["KEYCLOAK_URL"], env["KEYCLOAK_ADMIN_REALM"], env["OPERATOR_CLIENT_ID"],
-                                     env["OPERATOR_USERNAME"], env["OPERATOR_PASSWORD"])
-        return httpx.AsyncClient(base_url=self.service_url, headers={"Authorization": f"Bearer {token}"},
-                                 timeout=30)
+
+        async def token() -> str:
+            return await operator_token(env["KEYCLOAK_URL"], env["KEYCLOAK_ADMIN_REALM"], env["OPERATOR_CLIENT_ID"],
+                                        env["OPERATOR_USERNAME"], env["OPERATOR_PASSWORD"])
+
+        return httpx.AsyncClient(base_url=self.service_url, auth=OperatorAuth(token), timeout=30)
 
     async def submit_documents(self, applicant_id: str) -> None:
         await self.admin.applicant_action(applicant_id, "submit")
@@ -272,18 +317,18 @@ class RemoteStack:
         await self.admin.applicant_action(applicant_id, "on-hold")
 
     async def network_rule(self, kind: str, external_user_id: str | None, **params: Any) -> None:
-        match = {} if external_user_id is None else {"externalUserId": external_user_id}
-        await self.admin.add_fault("sumsub", {"kind": f"network.{kind}", "match": match, **params})
+        match = None if external_user_id is None else {"external_user_id": external_user_id}
+        await self.admin.add_fault("sumsub", {"kind": kind, "match": match, **params})
 
     async def release(self, order: str | Sequence[int]) -> int:
-        answer = await self.admin.add_fault("sumsub", {"kind": "network.release",
-                                                        "order": order if isinstance(order, str) else list(order)})
-        return int(answer.get("released", 0)) if isinstance(answer, dict) else 0
+        before = len(await self.admin.held())
+        after = await self.admin.add_fault("sumsub", {"kind": "release",
+                                                      "order": order if isinstance(order, str) else list(order)})
+        return before - len(after.get("network", {}).get("held", []))
 
     async def held(self, external_user_id: str | None) -> int:
-        faults = await self.admin.faults("sumsub")
-        held = faults.get("held", []) if isinstance(faults, dict) else []
-        return sum(1 for h in held if external_user_id is None or h.get("externalUserId") == external_user_id)
+        return sum(1 for held in await self.admin.held()
+                   if external_user_id is None or held.get("external_user_id") == external_user_id)
 
     async def outage(self, system: str, seconds: float | None) -> None:
         await self.admin.add_fault(system, {"kind": "outage", "seconds": seconds})
@@ -293,6 +338,7 @@ class RemoteStack:
 
     async def advance_clock(self, seconds: float) -> None:
         await self.admin.advance_clock(seconds)
+        self._advanced += seconds
 
     async def users_of(self, customer_id: str) -> list[dict[str, Any]]:
         env = self.env
@@ -323,7 +369,12 @@ class RemoteStack:
         return await self.admin.timeline_events(since)
 
     async def journals(self) -> dict[str, Any]:
-        return await self.admin.journals()
+        """What the fakes recorded, without the times (which follow the wall)."""
+        return {f"{system}.journal": [{k: v for k, v in entry.items() if k not in _TIMES} for entry in entries]
+                for system, entries in (await self.admin.journals()).items()}
+
+
+_TIMES = ("at", "settled_at", "next_retry_at", "held_at", "created_at_ms", "payload", "body")
 
 
 @asynccontextmanager

@@ -99,5 +99,5 @@ def smtp_control(fake: SmtpFake) -> Router:
         except ValueError as exc:
             raise ControlError(str(exc)) from None
 
-    return control_router(FakeControl("smtp", journal=journal, reset=fake.reset, faults=faults,
+    return control_router(FakeControl("smtp", journal=journal, reset=fake.reset, faults=faults, clock=fake.clock,
                                       apply_fault=apply_fault))

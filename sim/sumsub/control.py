@@ -227,7 +227,8 @@ def sumsub_control(fake: SumsubFake) -> Litestar:
     def faults() -> dict[str, Any]:
         held = [{"message_id": h.message.id, "delivery_id": h.message.delivery_id, "attempt": h.message.attempt,
                  "event_type": h.message.event_type, "applicant_id": h.message.applicant_id,
-                 "held_at": iso(h.held_at)} for h in fake.network.held]
+                 "external_user_id": h.message.external_user_id, "held_at": iso(h.held_at)}
+                for h in fake.network.held]
         return {**http_faults_view(fake.faults),
                 "network": {"rules": [network_rule_out(rule) for rule in fake.network.rules], "held": held}}
 
@@ -242,7 +243,7 @@ def sumsub_control(fake: SumsubFake) -> Litestar:
                 raise ControlError(str(exc)) from None
 
     return control_app(
-        FakeControl("sumsub", journal=journal, reset=reset, faults=faults, apply_fault=apply_fault),
+        FakeControl("sumsub", journal=journal, reset=reset, faults=faults, apply_fault=apply_fault, clock=fake.clock),
         extra=[applicants, submit, review, on_hold],
         exception_handlers={ApplicantNotFound: _not_found, TransitionNotAllowed: _conflict},
     )

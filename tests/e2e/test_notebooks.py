@@ -8,16 +8,12 @@ import re
 import sys
 from pathlib import Path
 
-import httpx
 import nbformat
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 
-from sim.clock import VirtualClock
-from sim.seed import Seed
-from sim.sumsub import SumsubFake
 from tests.support.databases import server_url
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -128,15 +124,7 @@ async def test_bulk_onboarding_makes_two_hundred_customers_active_once_each() ->
     assert re.search(r"100%\|.*\| (\d+)/\1 ", output_of(notebook, "verdict"))  # the progress bar, to the end
 
 
-async def _fakes_have_their_admin_api() -> bool:
-    sumsub = SumsubFake(VirtualClock(), Seed(0), app_token="t", secret_key="k", webhook_secret="w")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sumsub.app), base_url="http://sumsub") as http:
-        return (await http.get("/__admin/journal")).status_code == 200
-
-
 async def test_the_same_file_runs_against_a_stack_started_with_sim_up() -> None:
-    if not await _fakes_have_their_admin_api():
-        pytest.skip("the fakes' /__admin/ API is not in this build yet")
     notebook = await run_notebook("08_against_a_running_stack.ipynb")
 
     assert_a_good_notebook(notebook)

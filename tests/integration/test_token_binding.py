@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from sqlalchemy import update
 
 from service.auth.audit import AuditEntry, recent_decisions
 from service.auth.tokens import AcceptedTokens, InvalidToken, TokenVerifier
+from service.clock import use_clock
 from service.db.models import CustomerRecord
 from sim.keycloak import KeycloakFake
 
@@ -123,6 +125,29 @@ async def test_without_a_configured_audience_the_client_still_decides(app: Lites
     assert (await no_audience.verify(panel)).client_id == keycloak.operator_client_id
     with pytest.raises(InvalidToken, match="admin-cli"):
         await no_audience.verify((await operator_grant(keycloak, "admin-cli"))["access_token"])
+
+
+async def test_token_times_are_read_on_the_services_clock(api: Client, keycloak: KeycloakFake) -> None:
+    """A sandbox's clock, advanced an hour: a token issued on it is valid, one from before has expired."""
+    now = int(time.time())
+
+    def minted(iat: int) -> str:
+        return keycloak.mint_token(keycloak.admin_realm, keycloak.operator_username,
+                                   client_id=keycloak.operator_client_id, extra_claims={"iat": iat, "exp": iat + 300})
+
+    async def answer(token: str) -> tuple[int, str]:
+        response = await api.get("/api/customers", headers=bearer(token))
+        return response.status_code, response.json().get("detail", "") if response.status_code == 401 else ""
+
+    issued_before, issued_after = minted(now), minted(now + 3600)
+    assert await answer(issued_before) == (200, "")
+    use_clock(lambda: datetime.fromtimestamp(now + 3600, UTC))
+    try:
+        assert await answer(issued_after) == (200, "")
+        assert await answer(issued_before) == (401, "the bearer token was refused: token expired")
+    finally:
+        use_clock(None)
+    assert await answer(issued_after) == (401, "the bearer token was refused: token not valid yet")
 
 
 # the portal
