@@ -14,9 +14,7 @@ Waiting is on a condition with a deadline, never for a fixed time; a missed dead
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -26,6 +24,7 @@ import httpx
 from sim.keycloak import KeycloakFake, User
 from sim.network import HeldMessage, Match, MessageMatch, NetworkRecord, WebhookMessage, WebhookNetwork
 from sim.sumsub.webhooks import DeliveryAttempt
+from sim.waiting import eventually
 
 __all__ = [
     "ScenarioTimeout",
@@ -56,16 +55,7 @@ class ScenarioTimeout(TimeoutError):
 
 async def _until(probe: Callable[[], Awaitable[T]], holds: Callable[[T], bool], *, timeout: float,  # noqa: ASYNC109 - a deadline on a condition, not a sleep
                  what: str) -> T:
-    deadline = time.monotonic() + timeout
-    interval = 0.05
-    while True:
-        seen = await probe()
-        if holds(seen):
-            return seen
-        if time.monotonic() > deadline:
-            raise ScenarioTimeout(f"{what} did not happen within {timeout:g} s; last seen: {seen!r}")
-        await asyncio.sleep(interval)
-        interval = min(interval * 1.5, 0.5)
+    return await eventually(probe, until=holds, timeout=timeout, what=what, failure=ScenarioTimeout)
 
 
 def _answer(response: httpx.Response) -> dict[str, Any]:

@@ -40,6 +40,7 @@ from sim.scenarios.timeline import (
     plot_lifecycles,
 )
 from sim.seed import Seed
+from sim.waiting import eventually
 
 __all__ = ["Customer", "ScenarioRun", "StepFailed", "run_scenario"]
 
@@ -607,15 +608,8 @@ def _said(expectation: Expectation) -> str:
 
 async def _until(probe: Callable[[], Awaitable[T]], holds: Callable[[T], bool], timeout: float,  # noqa: ASYNC109 - a deadline on a condition, not a sleep
                  what: str) -> T:
-    deadline = time.monotonic() + timeout
-    interval = 0.05
-    while True:
-        seen = await probe()
-        if holds(seen):
-            return seen
-        if time.monotonic() > deadline:
-            shown = {k: seen.get(k) for k in ("kyc_status", "activity_status", "provisioning")} \
-                if isinstance(seen, dict) else seen
-            raise StepFailed(f"{what} did not happen within {timeout:g} s; last seen: {shown}")
-        await asyncio.sleep(interval)
-        interval = min(interval * 1.5, 0.5)
+    def shown(seen: T) -> object:
+        return {k: seen.get(k) for k in ("kyc_status", "activity_status", "provisioning")} \
+            if isinstance(seen, dict) else seen
+
+    return await eventually(probe, until=holds, timeout=timeout, what=what, failure=StepFailed, describe=shown)
