@@ -112,3 +112,25 @@ async def managed_process(name: str, args: list[str], env: Mapping[str, str],
         yield managed
     finally:
         await managed.stop()
+
+
+@contextlib.asynccontextmanager
+async def webhook_receivers(database_url: str, webhook_secret: str, log_dir: Path
+                            ) -> AsyncIterator[tuple[dict[str, ManagedProcess], dict[str, int]]]:
+    """The two receivers the webhook benchmarks compare, each a process of its own and ready: the service's
+    API (``service``, on ``database_url``) and a bare Litestar route (``bare``, the baseline). Yields the
+    processes and their ports by name."""
+    ports = {"service": free_port(), "bare": free_port()}
+    environment = base_environment(log_dir)
+    service_environment = {
+        **environment, "DATABASE_URL": database_url, "SUMSUB_WEBHOOK_SECRET": webhook_secret,
+        "HOST": "127.0.0.1", "PORT": str(ports["service"]), "LOG_LEVEL": "WARNING",
+        "KEYCLOAK_URL": "http://127.0.0.1:9/",  # never asked: the webhook takes no token
+    }
+    bare_args = ["-m", "bench.bare_intake", "--host", "127.0.0.1", "--port", str(ports["bare"])]
+    print("starting both receivers ...", file=sys.stderr, flush=True)
+    async with (managed_process("service-api", ["-m", "service", "api"], service_environment, log_dir) as service,
+                managed_process("bare-litestar", bare_args, environment, log_dir) as bare):
+        processes = {"service": service, "bare": bare}
+        await asyncio.gather(*(processes[name].wait_ready(ports[name], "/health/ready") for name in processes))
+        yield processes, ports

@@ -13,14 +13,13 @@ what counts. The figure to read is the ratio concurrent / one at a time, per rec
 from __future__ import annotations
 
 import argparse
-import asyncio
 import secrets
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.processes import base_environment, free_port, managed_process
+from bench.processes import webhook_receivers
 from bench.reporting import machine, run_benchmark
 from sim.clock import VirtualClock
 from sim.seed import Seed
@@ -58,29 +57,17 @@ async def measure(args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
     facts = machine()
     started = time.monotonic()
     seed = 0
-    async with scratch_database("bench_delivery") as database_url:
-        ports = {"service": free_port(), "bare": free_port()}
-        environment = base_environment(log_dir)
-        service_environment = {
-            **environment, "DATABASE_URL": database_url, "SUMSUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
-            "HOST": "127.0.0.1", "PORT": str(ports["service"]), "LOG_LEVEL": "WARNING",
-            "KEYCLOAK_URL": "http://127.0.0.1:9/",  # never asked: the webhook takes no token
-        }
-        bare_args = ["-m", "bench.bare_intake", "--host", "127.0.0.1", "--port", str(ports["bare"])]
-        print("starting both receivers ...", file=sys.stderr, flush=True)
-        async with (managed_process("service-api", ["-m", "service", "api"], service_environment, log_dir) as service,
-                    managed_process("bare-litestar", bare_args, environment, log_dir) as bare):
-            processes = {"service": service, "bare": bare}
-            await asyncio.gather(*(processes[r].wait_ready(ports[r], "/health/ready") for r in RECEIVERS))
-            runs: list[dict[str, Any]] = []
-            for receiver in RECEIVERS:
-                url = f"http://127.0.0.1:{ports[receiver]}/webhooks/sumsub"
-                await deliver(url, args.warmup, args.in_flight, seed)  # pools and caches warmed
-                for in_flight in (1, args.in_flight):  # the baseline first, then the bound
-                    seed += 1
-                    run = await deliver(url, args.webhooks, in_flight, seed)
-                    runs.append({"receiver": receiver, **run})
-                    print(f"  {receiver}, {in_flight} in flight: {run['per_second']:,.0f}/s", file=sys.stderr)
+    async with scratch_database("bench_delivery") as database_url, \
+            webhook_receivers(database_url, WEBHOOK_SECRET, log_dir) as (_processes, ports):
+        runs: list[dict[str, Any]] = []
+        for receiver in RECEIVERS:
+            url = f"http://127.0.0.1:{ports[receiver]}/webhooks/sumsub"
+            await deliver(url, args.warmup, args.in_flight, seed)  # pools and caches warmed
+            for in_flight in (1, args.in_flight):  # the baseline first, then the bound
+                seed += 1
+                run = await deliver(url, args.webhooks, in_flight, seed)
+                runs.append({"receiver": receiver, **run})
+                print(f"  {receiver}, {in_flight} in flight: {run['per_second']:,.0f}/s", file=sys.stderr)
     ratios = {}
     for receiver in RECEIVERS:
         one, many = (next(r for r in runs if r["receiver"] == receiver and r["in_flight"] == n)

@@ -13,7 +13,6 @@ the ratio service / bare: what intake costs over a route that only reads the bod
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import secrets
 import sys
@@ -26,7 +25,7 @@ from typing import Any
 import psycopg
 
 from bench.http_client import HttpResponse, LoadResult, encode_request, run_fixed_load
-from bench.processes import ManagedProcess, base_environment, cpu_seconds, free_port, managed_process
+from bench.processes import ManagedProcess, cpu_seconds, webhook_receivers
 from bench.reporting import machine, milliseconds, percentile, run_benchmark
 from service.db.engine import libpq_url
 from sim.sumsub.events import DEFAULT_TEMPLATES_DIR
@@ -116,33 +115,21 @@ async def measure(args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
     facts = machine()
     callbacks = SignedCallbacks(secrets.token_hex(32))
     print("making a scratch database ...", file=sys.stderr, flush=True)
-    async with scratch_database("bench_intake") as database_url:
-        ports = {"service": free_port(), "bare": free_port()}
-        environment = base_environment(log_dir)
-        service_environment = {
-            **environment, "DATABASE_URL": database_url, "SUMSUB_WEBHOOK_SECRET": callbacks.secret,
-            "HOST": "127.0.0.1", "PORT": str(ports["service"]), "LOG_LEVEL": "WARNING",
-            "KEYCLOAK_URL": "http://127.0.0.1:9/",  # never asked: the webhook takes no token
-        }
-        bare_args = ["-m", "bench.bare_intake", "--host", "127.0.0.1", "--port", str(ports["bare"])]
-        print("starting both servers ...", file=sys.stderr, flush=True)
-        async with (managed_process("service-api", ["-m", "service", "api"], service_environment, log_dir) as service,
-                    managed_process("bare-litestar", bare_args, environment, log_dir) as bare):
-            processes = {"service": service, "bare": bare}
-            await asyncio.gather(*(processes[t].wait_ready(ports[t], "/health/ready") for t in TARGETS))
-            for target in TARGETS:  # imports, pools and caches warmed before anything is timed
-                await load(processes[target], ports[target], callbacks.requests(args.warmup, ports[target]),
-                           f"{target} warm-up", args, is_accepted)
-            runs: list[dict[str, Any]] = []
-            for number in range(1, args.rounds + 1):
-                spent = time.monotonic() - started
-                if number > 1 and spent + spent / (number - 1) * 0.8 > args.time_budget:
-                    print(f"  (round {number} skipped: the time budget of {args.time_budget:g}s)", file=sys.stderr)
-                    break
-                for target in TARGETS:  # alternated, so drift in the machine's load hits both
-                    requests = callbacks.requests(args.requests, ports[target])
-                    runs.append({"round": number, **await load(processes[target], ports[target], requests,
-                                                               f"{target} #{number}", args, is_accepted)})
+    async with scratch_database("bench_intake") as database_url, \
+            webhook_receivers(database_url, callbacks.secret, log_dir) as (processes, ports):
+        for target in TARGETS:  # imports, pools and caches warmed before anything is timed
+            await load(processes[target], ports[target], callbacks.requests(args.warmup, ports[target]),
+                       f"{target} warm-up", args, is_accepted)
+        runs: list[dict[str, Any]] = []
+        for number in range(1, args.rounds + 1):
+            spent = time.monotonic() - started
+            if number > 1 and spent + spent / (number - 1) * 0.8 > args.time_budget:
+                print(f"  (round {number} skipped: the time budget of {args.time_budget:g}s)", file=sys.stderr)
+                break
+            for target in TARGETS:  # alternated, so drift in the machine's load hits both
+                requests = callbacks.requests(args.requests, ports[target])
+                runs.append({"round": number, **await load(processes[target], ports[target], requests,
+                                                           f"{target} #{number}", args, is_accepted)})
         stored = await count_inbox_rows(database_url)
 
     best = {t: max((r for r in runs if r["target"] == t), key=lambda r: r["accepted_per_second"]) for t in TARGETS}

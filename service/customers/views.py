@@ -7,7 +7,6 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.customers.domain import ActivityStatus, CustomerType, KycLevel, KycStatus, VerificationStatus
 from service.customers.repository import customer_state
 from service.customers.schemas import CustomerView, KycDetails, ProvisioningStepView
 from service.db.models import CustomerRecord, ProvisioningStepRecord
@@ -27,18 +26,19 @@ async def provisioning_of(session: AsyncSession, customer_id: uuid.UUID) -> dict
 def customer_view(record: CustomerRecord,
                   provisioning: dict[str, ProvisioningStepView] | None = None) -> CustomerView:
     """``provisioning`` is left out of lists (None), shown on a single customer."""
+    state = customer_state(record)
     return CustomerView(
         id=record.id,
         public_id=record.public_id,
         email=record.email,
         telegram_id=record.telegram_id,
-        customer_type=CustomerType(record.customer_type),
-        kyc_status=KycStatus(record.kyc_status),
-        verification_status=VerificationStatus(record.verification_status),
-        kyc_level=KycLevel(record.kyc_level),
-        activity_status=ActivityStatus(record.activity_status),
-        applicant_id=record.applicant_id,
-        eligible_for_credit_facility=customer_state(record).eligible_for_credit_facility,
+        customer_type=state.customer_type,
+        kyc_status=state.kyc_status,
+        verification_status=state.verification_status,
+        kyc_level=state.kyc_level,
+        activity_status=state.activity_status,
+        applicant_id=state.applicant_id,
+        eligible_for_credit_facility=state.eligible_for_credit_facility,
         provisioning=provisioning,
         kyc=KycDetails(
             started_at=record.kyc_started_at,
