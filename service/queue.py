@@ -7,13 +7,17 @@ functions under the same name.
 
 from __future__ import annotations
 
+import time
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 from saq import Job, Queue
 from saq.queue.postgres import PostgresQueue
 
-from service.db.engine import libpq_url
+from service.db.engine import PING_AFTER_IDLE_SECONDS, libpq_url
 from service.settings import Settings
 
 __all__ = ["JobFunction", "create_queue", "enqueue", "job_name", "job_options", "queue_backend"]
@@ -37,9 +41,25 @@ def create_queue(settings: Settings, database_url: str) -> Queue:
     if queue_backend(settings) == "redis":
         assert settings.queue_url is not None
         return Queue.from_url(settings.queue_url, name=settings.queue_name)
-    return PostgresQueue(
-        url=libpq_url(settings.queue_url or database_url), name=settings.queue_name, min_size=1, max_size=8
-    )
+    pool = AsyncConnectionPool(libpq_url(settings.queue_url or database_url), open=False,
+                               check=_check_when_idle, reset=_note_returned)
+    return PostgresQueue(pool=pool, name=settings.queue_name, min_size=1, max_size=8, manage_pool_lifecycle=True)
+
+
+# SAQ's own pool checks every connection with a round trip before lending it, three or four times
+# per job; this one checks only those idle for a while, as the service's engine pings (a restarted
+# server is found before a job's statement, a connection in use a moment ago is lent as it is).
+_returned_at: weakref.WeakKeyDictionary[AsyncConnection[Any], float] = weakref.WeakKeyDictionary()
+
+
+async def _note_returned(connection: AsyncConnection[Any]) -> None:
+    _returned_at[connection] = time.monotonic()
+
+
+async def _check_when_idle(connection: AsyncConnection[Any]) -> None:
+    returned_at = _returned_at.get(connection)
+    if returned_at is None or time.monotonic() - returned_at >= PING_AFTER_IDLE_SECONDS:
+        await AsyncConnectionPool.check_connection(connection)
 
 
 def job_options(settings: Settings) -> dict[str, Any]:

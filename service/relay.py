@@ -77,7 +77,13 @@ class Relay:
         self._unrelayed: dict[str, Any] = {}  # each feed's claiming statement, built once: run on every wake-up
 
     async def relay_once(self, feed: Feed) -> int:
-        """Enqueue a batch of the feed's unrelayed rows, in id order; how many."""
+        """Enqueue a batch of the feed's unrelayed rows, in id order; how many.
+
+        The rows are marked relayed and committed before their jobs are enqueued: a job that starts at
+        once then finds its rows unlocked instead of waiting for this transaction. A job that cannot be
+        enqueued has its rows unmarked again, to be relayed on the next wake-up; one lost to a crash in
+        between is found by the feed's sweep (the inbox sweep, the provisioning re-drive).
+        """
         async with self._sessions.begin() as session:
             claiming = self._unrelayed.get(feed.name)
             if claiming is None:
@@ -86,12 +92,19 @@ class Relay:
                     .limit(BATCH).with_for_update(skip_locked=True))
             rows = (await session.execute(claiming)).all()
             ids = [row[0] for row in rows]
-            for owned in by_owner(rows):
-                # enqueued before the commit: a failed commit relays again, and the job key dedupes
-                await feed.enqueue(self._queue, self._settings, owned)
             if ids:
                 await session.execute(update(feed.table).where(feed.table.id.in_(ids))
                                       .values({feed.marker.key: func.now()}))
+        pending = by_owner(rows)
+        try:
+            while pending:
+                await feed.enqueue(self._queue, self._settings, pending[0])
+                pending.pop(0)
+        except Exception:
+            left = [row_id for owned in pending for row_id in owned]
+            async with self._sessions.begin() as session:
+                await session.execute(update(feed.table).where(feed.table.id.in_(left)).values({feed.marker.key: None}))
+            raise
         return len(ids)
 
     async def relay_all(self) -> int:

@@ -49,7 +49,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     database_url: str | None = None
     queue_url: str | None = None
     queue_name: str = "onboarding"
-    database_pool_size: int = 10
+    database_pool_size: int = 20
 
     # HTTP
     host: str = "127.0.0.1"

@@ -37,7 +37,10 @@ def build_worker(settings: Settings, database_url: str, *, concurrency: int | No
     """``handle_signals=False`` for a worker inside a host program (the sandbox, tests): the host
     owns SIGINT and SIGTERM and stops the worker itself."""
     queue: Queue = create_queue(settings, database_url)
-    engine = create_engine(database_url, settings.database_pool_size)
+    concurrency = concurrency or settings.worker_concurrency
+    # a connection for each job that may run at once: a smaller pool would open and close connections
+    # all through a burst (each costs the server a new backend)
+    engine = create_engine(database_url, max(settings.database_pool_size, concurrency))
 
     relays: list[Relay] = []
 
@@ -64,7 +67,7 @@ def build_worker(settings: Settings, database_url: str, *, concurrency: int | No
         queue,
         functions=[ping, process_kyc_callback, *PROVISIONING_JOBS],  # type: ignore[list-item]
         cron_jobs=[*kyc_cron_jobs(), *provisioning_cron_jobs()],
-        concurrency=concurrency or settings.worker_concurrency,
+        concurrency=concurrency,
         startup=startup,
         timers={"sweep": settings.worker_sweep_seconds},  # type: ignore[arg-type]
         shutdown=shutdown,

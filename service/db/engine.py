@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import structlog
 from alembic import command
 from alembic.config import Config
 from psycopg import sql
-from sqlalchemy.engine import make_url
+from sqlalchemy import event
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry, Pool, PoolProxiedConnection
 
 from service.db.embedded import start_embedded_postgres
 from service.settings import Settings
@@ -80,14 +85,40 @@ async def resolve_database_url(settings: Settings) -> tuple[str, bool]:
     return await ensure_database(server.url(), EMBEDDED_DATABASE), True
 
 
+# A connection back in the pool for longer than this is pinged before it is lent again: a server
+# restarted or a connection cut while it sat idle is found then, not by the statement of a request.
+# One used a moment ago is lent as it is, which saves a round trip on every transaction under load.
+PING_AFTER_IDLE_SECONDS = 2.0
+
+
 def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    """``pool_size`` connections are kept open; as many again are opened under a burst, kept while
+    in use and closed when it passes."""
     # psycopg gives a timestamptz in the session's time zone, which is the server's setting: the
     # session is put in UTC (a startup option, no round trip), so that every moment read back, and
     # every moment the API shows, is in UTC whatever the server is configured with.
     configured = make_url(url).query.get("options")
     options = " ".join([*([configured] if isinstance(configured, str) else configured or []), "-c TimeZone=UTC"])
-    return create_async_engine(sqlalchemy_url(url), pool_size=pool_size, max_overflow=pool_size,
-                               pool_pre_ping=True, pool_timeout=10, connect_args={"options": options})
+    engine = create_async_engine(sqlalchemy_url(url), pool_size=pool_size, max_overflow=pool_size,
+                                 pool_timeout=10, connect_args={"options": options})
+    _ping_when_idle(engine.sync_engine.pool, engine.dialect)
+    return engine
+
+
+def _ping_when_idle(pool: Pool, dialect: Dialect) -> None:
+    @event.listens_for(pool, "checkin")
+    def _returned(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _lent(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: PoolProxiedConnection) -> None:
+        returned_at = record.info.get("returned_at")
+        if returned_at is None or time.monotonic() - returned_at < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # the pool replaces it and tries the next one
+            raise DisconnectionError("the connection was lost while idle") from exc
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

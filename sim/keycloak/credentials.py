@@ -22,9 +22,9 @@ class PasswordHash:
     algorithm: str = ALGORITHM
 
     @classmethod
-    def of(cls, password: str) -> PasswordHash:
+    def of(cls, password: str, iterations: int = ITERATIONS) -> PasswordHash:
         salt = os.urandom(16)
-        return cls(salt, _derive(password, salt, ITERATIONS), ITERATIONS)
+        return cls(salt, _derive(password, salt, iterations), iterations)
 
     def matches(self, password: str) -> bool:
         return hmac.compare_digest(self.digest, _derive(password, self.salt, self.iterations))

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.keycloak.credentials import PasswordHash
+from sim.keycloak.credentials import ITERATIONS, PasswordHash
 from sim.keycloak.keys import RealmKey
 
 __all__ = [
@@ -267,6 +267,8 @@ class Realm:
         self.clients: dict[str, Client] = {}
         self.roles: dict[str, RealmRole] = {}
         self.duplicate_emails_allowed = False
+        # the realm's password policy ``hashIterations(N)``: what a password costs to store and to check
+        self.password_hash_iterations = ITERATIONS
         self.login_with_email_allowed = True
         self.user_profile = UserProfile()
         self.default_roles = {f"default-roles-{name}", "offline_access", "uma_authorization"}
@@ -370,7 +372,7 @@ class Realm:
     def set_password(self, user: User, value: str, *, temporary: bool) -> None:
         if not value:
             raise InvalidUserRepresentation("Password cannot be empty")
-        user.password = PasswordHash.of(value)
+        user.password = PasswordHash.of(value, self.password_hash_iterations)
         if temporary:
             if UPDATE_PASSWORD not in user.required_actions:
                 user.required_actions.append(UPDATE_PASSWORD)

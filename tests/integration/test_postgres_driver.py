@@ -113,3 +113,32 @@ async def test_the_relay_listens_again_when_its_connection_is_cut(database_url: 
 
 async def _async(value: list[int]) -> list[int]:
     return list(value)
+
+
+async def test_a_connection_cut_while_idle_is_replaced_before_it_is_lent(database_url: str,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("service.db.engine.PING_AFTER_IDLE_SECONDS", 0.0)  # every lent connection counts as idle
+    engine = create_engine(database_url, 1)
+    try:
+        async with engine.connect() as connection:
+            first = await connection.scalar(text("SELECT pg_backend_pid()"))
+        await query(database_url, "SELECT pg_terminate_backend(%s)", first)
+        async with engine.connect() as connection:  # no error: the cut connection was found by its ping
+            second = await connection.scalar(text("SELECT pg_backend_pid()"))
+        assert second != first
+    finally:
+        await engine.dispose()
+
+
+async def test_a_connection_used_a_moment_ago_is_lent_without_a_ping(database_url: str) -> None:
+    engine = create_engine(database_url, 1)
+    pings: list[object] = []
+    ping = engine.dialect.do_ping
+    engine.dialect.do_ping = lambda connection: pings.append(connection) or ping(connection)  # type: ignore[method-assign]
+    try:
+        for _ in range(3):
+            async with engine.connect() as connection:
+                await connection.scalar(text("SELECT 1"))
+    finally:
+        await engine.dispose()
+    assert pings == []

@@ -7,6 +7,7 @@ import httpx
 import jwt
 import pytest
 from keycloak import KeycloakAdmin, KeycloakOpenID
+from keycloak.exceptions import KeycloakAuthenticationError
 
 from sim.keycloak import KeycloakFake
 from sim.keycloak.realm import ADMIN_ONLY, BUILT_IN_CLIENTS
@@ -150,3 +151,17 @@ async def test_the_service_account_still_sets_the_attribute(admin: KeycloakAdmin
     user_id = await admin.a_create_user({"username": "grace@example.com", "email": "grace@example.com",
                                          "enabled": True, "attributes": {"customer_id": ["c-1"]}})
     assert (await admin.a_get_user(user_id))["attributes"] == {"customer_id": ["c-1"]}
+
+
+async def test_a_realms_hash_iterations_policy_is_what_a_password_set_then_costs(keycloak: KeycloakFake,
+                                                                                portal: KeycloakOpenID) -> None:
+    realm = keycloak.realm(keycloak.customer_realm)
+    assert realm.password_hash_iterations == 27_500  # Keycloak's historical default
+    realm.password_hash_iterations = 1  # as a realm with the password policy hashIterations(1)
+    user = realm.create_user({"username": "cheap@example.com", "email": "cheap@example.com", "enabled": True})
+    realm.set_password(user, "Cheap-1", temporary=False)
+    assert user.password is not None
+    assert user.password.iterations == 1
+    assert "access_token" in await portal.a_token("cheap@example.com", "Cheap-1")
+    with pytest.raises(KeycloakAuthenticationError):
+        await portal.a_token("cheap@example.com", "Cheap-2")
