@@ -2,7 +2,9 @@
 
 A state change and the event it raises are written in one transaction (:func:`write_event` adds
 the row to the caller's session); the relay publishes committed rows, and the provisioning job
-reads them with :func:`read_event`.
+reads them with :func:`read_event`. A job that writes an event and then runs its provisioning
+itself (the KYC fold) writes it ``handed_over``: marked relayed already, so the relay leaves it
+alone, and the re-drive finds it if that job dies before handling it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import OutboxRecord
@@ -20,9 +23,9 @@ from service.events import EVENT_TYPES, CustomerEvent
 __all__ = ["parse_event", "read_event", "write_event"]
 
 
-def write_event(session: AsyncSession, event: CustomerEvent) -> None:
+def write_event(session: AsyncSession, event: CustomerEvent, *, handed_over: bool = False) -> None:
     session.add(OutboxRecord(customer_id=uuid.UUID(event.customer_id), event_type=type(event).__name__,
-                             payload=msgspec.to_builtins(event)))
+                             payload=msgspec.to_builtins(event), relayed_at=func.now() if handed_over else None))
 
 
 def read_event(record: OutboxRecord) -> CustomerEvent | None:

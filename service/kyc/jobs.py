@@ -14,6 +14,7 @@ from service import clock
 from service.db.models import KycCallbackRecord
 from service.kyc.domain import CallbackStatus
 from service.kyc.processing import ProcessingResult, process_callbacks, record_failure
+from service.provisioning.runner import provision
 from service.queue import enqueue
 from service.settings import Settings
 from service.worker_context import resources
@@ -40,24 +41,36 @@ async def enqueue_callbacks(queue: Queue, settings: Settings, callback_ids: list
 
 async def process_kyc_callback(ctx: Context, *, callback_id: int, earlier: list[int] | None = None) -> dict[str, Any]:
     """Fold the customer's callbacks up to ``callback_id``; ``earlier`` ones the fold did not take (an
-    orphan, say) are processed on their own."""
+    orphan, say) are processed on their own. Then the provisioning the fold's events ask for, in this
+    same job: the events are written handed over (``service.outbox``), so no second job is queued for
+    them. A provisioning step that fails makes the job retry with backoff, and the retry (its fold finds
+    nothing new) takes up the customer's provisioning where it stopped."""
     worker = resources(ctx)
-    result = await _process(ctx, callback_id)
+    job = ctx.get("job")
+    results = [await _process(ctx, callback_id)]
     if earlier:
         async with worker.sessions() as session:
             left = (await session.scalars(select(KycCallbackRecord.id).where(
                 KycCallbackRecord.id.in_(earlier), KycCallbackRecord.status == CallbackStatus.RECEIVED.value))).all()
         for other in left:
-            await _process(ctx, other)
+            results.append(await _process(ctx, other))
+    retried = job is not None and job.attempts > 1
+    to_provision = list(dict.fromkeys(r.customer_id for r in results if r.customer_id and (r.changed or retried)))
+    steps: dict[str, str] = {}
+    for customer_id in to_provision:
+        run = await provision(worker, customer_id=customer_id, final=job is None or not job.retryable)
+        steps.update(run.ended)
+    result = results[0]
     return {"customer_id": str(result.customer_id) if result.customer_id else None,
-            "processed": result.processed, "changed": result.changed}
+            "processed": sum(r.processed for r in results), "changed": any(r.changed for r in results),
+            "steps": steps}
 
 
 async def _process(ctx: Context, callback_id: int) -> ProcessingResult:
     worker = resources(ctx)
     job = ctx.get("job")
     try:
-        return await process_callbacks(worker.sessions, worker.settings, callback_id)
+        return await process_callbacks(worker.sessions, worker.settings, callback_id, hand_over=True)
     except Exception as exc:
         final = job is None or not job.retryable
         await record_failure(worker.sessions, callback_id, f"{type(exc).__name__}: {exc}", final=final)

@@ -156,7 +156,9 @@ async def _applicants_of_others(session: AsyncSession, customer: CustomerRow,
 
 
 async def process_callbacks(sessions: async_sessionmaker[AsyncSession], settings: Settings,
-                            callback_id: int) -> ProcessingResult:
+                            callback_id: int, *, hand_over: bool = False) -> ProcessingResult:
+    """Fold the customer's callbacks up to ``callback_id``. ``hand_over``: the caller runs the
+    provisioning of the events raised itself (see ``service.outbox.write_event``)."""
     async with sessions.begin() as session:
         trigger = (await session.execute(_TRIGGER, {"the_id": callback_id})).first()
         if trigger is None:
@@ -218,7 +220,7 @@ async def process_callbacks(sessions: async_sessionmaker[AsyncSession], settings
         await session.execute(update(CustomerRecord).where(CustomerRecord.id == customer.id)
                               .values(state_values(after)))
         for event in events:
-            write_event(session, event)
+            write_event(session, event, handed_over=hand_over)
         log.info("kyc.customer_updated", customer_id=str(customer.id), kyc_status=after.kyc_status.value,
                  activity_status=after.activity_status.value)
         return ProcessingResult(customer.id, len(fresh), True)

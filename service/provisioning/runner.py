@@ -87,6 +87,9 @@ _HANDLE_EVENTS = (
 )
 
 
+_EVERY_EVENT = 2**63 - 1  # the largest outbox id
+
+
 async def _locked_customer(session: AsyncSession, customer_id: uuid.UUID) -> CustomerRow | None:
     return (await session.execute(_LOCKED_CUSTOMER, {"the_customer": customer_id})).one_or_none()
 
@@ -111,7 +114,8 @@ async def _handle_events(session: AsyncSession, customer_id: uuid.UUID, up_to: i
 
 async def provision(resources: WorkerResources, *, outbox_id: int | None = None,
                     customer_id: uuid.UUID | None = None, final: bool = False) -> ProvisioningRun:
-    """Handle the event ``outbox_id`` (or only run the unfinished steps of ``customer_id``).
+    """Handle the event ``outbox_id`` and every earlier one of its customer (or every unhandled event of
+    ``customer_id``), and run the customer's unfinished steps.
 
     ``final``: this is the last attempt the queue allows, so a failure marks its step ``failed``.
     Raises :class:`StepsFailed` or :class:`StepsBusy` when steps are left to do."""
@@ -128,8 +132,9 @@ async def provision(resources: WorkerResources, *, outbox_id: int | None = None,
         if customer is None:
             return run
         run.customer_id = customer.id
-        if outbox_id is not None:
-            run.events_handled = await _handle_events(session, customer.id, outbox_id, now)
+        # by customer (a hand-over from the job that raised the events, a re-drive): every event of theirs
+        # not handled yet
+        run.events_handled = await _handle_events(session, customer.id, outbox_id or _EVERY_EVENT, now)
         claimed, run.held_elsewhere = await claim_unfinished(session, customer.id, now=now, until=lease)
         snapshot = _snapshot(customer)
     if run.events_handled:

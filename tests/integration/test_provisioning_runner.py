@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.customers.domain import ActivityStatus, CustomerType, KycLevel, KycStatus, VerificationStatus
 from service.customers.repository import customer_state, insert_customer, store_state
 from service.db.engine import create_engine, session_factory
-from service.db.models import CustomerRecord, OutboxRecord, ProvisioningStepRecord
+from service.db.models import CustomerRecord, KycCallbackRecord, OutboxRecord, ProvisioningStepRecord
 from service.kyc.domain import KycFacts
+from service.kyc.jobs import process_kyc_callback
 from service.ledger.repository import deposit_account
 from service.outbox import write_event
 from service.provisioning import actions
@@ -211,3 +212,70 @@ async def test_a_suspended_customer_gets_no_login_and_no_email_but_a_frozen_acco
         assert (await deposit_account(session, customer_id)).status.value == "frozen"
     assert (await customer(sessions, customer_id)).activity_status == ActivityStatus.SUSPENDED.value
 
+
+
+# the KYC fold hands its events straight to the runner, in the same job
+class RetriedJob:
+    """What a KYC job sees of SAQ's job: which attempt this is, and whether another is allowed."""
+
+    def __init__(self, attempts: int) -> None:
+        self.attempts = attempts
+        self.retryable = True
+
+
+async def green_callback_of_a_customer_with_a_link(sessions: Sessions) -> tuple[uuid.UUID, int]:
+    async with sessions.begin() as session:
+        record = await insert_customer(session, email=f"handover.{uuid.uuid4().hex[:10]}@example.com",
+                                       customer_type=CustomerType.INDIVIDUAL, telegram_id=None)
+        record.kyc_status = KycStatus.PENDING.value
+        record.applicant_id = f"app-{uuid.uuid4().hex[:12]}"
+        record.kyc_started_at = datetime.now(UTC)
+        payload = {"type": "applicantReviewed", "externalUserId": str(record.id), "applicantId": record.applicant_id,
+                   "correlationId": uuid.uuid4().hex, "createdAtMs": "2026-11-25 10:00:00.000",
+                   "levelName": "basic-kyc-level", "reviewStatus": "completed",
+                   "reviewResult": {"reviewAnswer": "GREEN"}}
+        callback = KycCallbackRecord(idempotency_key=f"handover:{uuid.uuid4()}", type=payload["type"],
+                                     external_user_id=str(record.id), applicant_id=record.applicant_id,
+                                     payload=payload)
+        session.add(callback)
+        await session.flush()
+        return record.id, callback.id
+
+
+async def outbox_rows(sessions: Sessions, customer_id: uuid.UUID) -> list[OutboxRecord]:
+    async with sessions() as session:
+        return list((await session.scalars(select(OutboxRecord).where(OutboxRecord.customer_id == customer_id))).all())
+
+
+async def test_the_fold_that_approves_provisions_in_the_same_job_with_nothing_queued(
+        sessions: Sessions, resources: WorkerResources, directory: FakeDirectory, mail: FakeMail) -> None:
+    customer_id, callback_id = await green_callback_of_a_customer_with_a_link(sessions)
+    # the resources' queue is None: anything enqueued would fail the job
+    result = await process_kyc_callback({"resources": resources}, callback_id=callback_id)
+    assert result["changed"] is True
+    assert result["steps"] == {"keycloak_user": "done", "deposit_account": "done", "welcome_email": "done"}
+    assert (await customer(sessions, customer_id)).activity_status == "active"
+    [event] = await outbox_rows(sessions, customer_id)
+    # handed over: marked relayed as it was written (the relay leaves it alone) and handled by this job
+    assert event.relayed_at is not None
+    assert event.handled_at is not None
+    assert directory.made == [str(customer_id)]
+    assert len(mail.sent) == 1
+
+
+async def test_a_fold_whose_provisioning_failed_takes_it_up_again_on_its_retry(
+        sessions: Sessions, resources: WorkerResources, directory: FakeDirectory, mail: FakeMail) -> None:
+    mail.failures = 1
+    customer_id, callback_id = await green_callback_of_a_customer_with_a_link(sessions)
+    with pytest.raises(StepsFailed, match="welcome_email"):
+        await process_kyc_callback({"resources": resources, "job": RetriedJob(1)}, callback_id=callback_id)
+    assert (await customer(sessions, customer_id)).kyc_status == "approved"  # the fold itself is kept
+    assert (await customer(sessions, customer_id)).activity_status == "inactive"
+
+    again = await process_kyc_callback({"resources": resources, "job": RetriedJob(2)}, callback_id=callback_id)
+    assert (again["processed"], again["changed"]) == (0, False)  # nothing new to fold
+    assert again["steps"] == {"welcome_email": "done"}
+    assert (await customer(sessions, customer_id)).activity_status == "active"
+    assert directory.made == [str(customer_id)]
+    assert len(mail.sent) == 1
+    assert len(await outbox_rows(sessions, customer_id)) == 1
