@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import contextlib
 import math
+import os
 import sys
 import time
 import uuid
@@ -370,6 +371,16 @@ def webhook_sending(sandbox: Sandbox, customers: list[Customer]) -> dict[str, An
             "one_at_a_time_ceiling_customers_per_second": round(1 / mean / per_customer, 1)}
 
 
+def host_steal_seconds() -> float:
+    """CPU time the hypervisor gave other guests while this machine's processes were runnable (Linux's
+    ``steal`` in /proc/stat, all CPUs); 0 where there is none to read."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 DATABASE_ACTIVITY = """
 SELECT sum(sessions)::bigint AS sessions, sum(xact_commit + xact_rollback)::bigint AS transactions
 FROM pg_stat_database WHERE datname = current_database()
@@ -453,10 +464,12 @@ async def measure(args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
                 counted = backend == "postgres"  # SAQ keeps finished jobs in a table only on PostgreSQL
                 jobs_before = await jobs_done(database_url) if counted else {}
                 sessions_before = await database_activity(database_url)
+                stolen_before = host_steal_seconds()
                 meter.start()
                 run = await onboarding.provision(args.customers, "provisioning", args.phase_time_limit,
                                                  args.poll_seconds)
                 meter.stop()
+                stolen = host_steal_seconds() - stolen_before
                 sessions_after = await database_activity(database_url)
                 jobs_after = await jobs_done(database_url) if counted else {}
             finally:
@@ -506,6 +519,7 @@ async def measure(args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
         "stages_after_green": stages,
         "sumsub_fake_webhooks": sending,
         "jobs_done_during_provisioning": jobs,
+        "host_steal_cores": round(stolen / run.seconds, 2) if run.seconds else None,
         "database_per_customer": {k: round((sessions_after[k] - sessions_before[k]) / active, 2)
                                   for k in sessions_after} if active else {},
         "jobs_per_customer": round(sum(jobs.values()) / active, 1) if active and jobs else None,
@@ -562,7 +576,8 @@ def report(results: dict[str, Any], path: Path) -> str:
                      f"{per['sessions']:.2f} connections opened")
     if cpu:
         lines.append("  CPU, cores busy         " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items())
-                     + f" (of {results['machine']['cpus']})")
+                     + f" (of {results['machine']['cpus']}); taken by the host (steal) "
+                     f"{results.get('host_steal_cores') or 0:.2f}")
         lines.append("  CPU ms per customer     " + ", ".join(f"{k} {v:.0f}" for k, v in per_customer.items())
                      + f" (at {results['aim_customers_per_second']:g}/s, {results['machine']['cpus']} cores allow "
                      f"{1000 * results['machine']['cpus'] / results['aim_customers_per_second']:.0f} in all)")

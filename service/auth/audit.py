@@ -13,6 +13,7 @@ import msgspec
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service.db.engine import single_statements
 from service.db.models import AuditRecord
 
 __all__ = ["AuditEntry", "recent_decisions", "record_decision"]
@@ -33,7 +34,7 @@ class AuditEntry(msgspec.Struct, frozen=True):
 
 async def record_decision(sessions: async_sessionmaker[AsyncSession], *, subject: str, action: str, object: str,
                           decision: Decision, reason: str | None = None, request_id: str | None = None) -> None:
-    async with sessions.begin() as session:
+    async with single_statements(sessions) as session:  # one INSERT, committed before the request goes on
         await session.execute(insert(AuditRecord).values(
             subject=subject, action=action, object=object, decision=decision, reason=reason, request_id=request_id,
         ))

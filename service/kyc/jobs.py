@@ -11,6 +11,7 @@ from saq.types import Context
 from sqlalchemy import select
 
 from service import clock
+from service.db.engine import single_statements
 from service.db.models import KycCallbackRecord
 from service.kyc.domain import CallbackStatus
 from service.kyc.processing import ProcessingResult, process_callbacks, record_failure
@@ -49,7 +50,7 @@ async def process_kyc_callback(ctx: Context, *, callback_id: int, earlier: list[
     job = ctx.get("job")
     results = [await _process(ctx, callback_id)]
     if earlier:
-        async with worker.sessions() as session:
+        async with single_statements(worker.sessions) as session:
             left = (await session.scalars(select(KycCallbackRecord.id).where(
                 KycCallbackRecord.id.in_(earlier), KycCallbackRecord.status == CallbackStatus.RECEIVED.value))).all()
         for other in left:

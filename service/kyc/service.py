@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service import clock
 from service.customers import repository
 from service.customers.domain import CustomerType, kyc_level_name
+from service.db.engine import single_statements
 from service.db.models import KycCallbackRecord
 from service.kyc.domain import CallbackStatus
 from service.kyc.sumsub import SumsubClient
@@ -35,7 +36,7 @@ async def start_kyc(sessions: async_sessionmaker[AsyncSession], settings: Settin
 
     Raises ``KycStartRefused`` when the customer may not start KYC, ``SumsubError`` when Sumsub fails.
     Sumsub is called outside any transaction; the customer is then changed under its row lock."""
-    async with sessions() as session:
+    async with single_statements(sessions) as session:
         record = await repository.find_customer(session, reference)
         customer, email = repository.customer_state(record), record.email
     refusal = customer.kyc_start_refusal()
