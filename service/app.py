@@ -35,6 +35,7 @@ from service.portal import portal_me
 from service.problems import Problem, exception_handlers, problem_response
 from service.queue import create_queue, queue_backend
 from service.queue_monitor import queue_monitor
+from service.runtime import settle_after_start
 from service.settings import Settings, load_settings
 
 __all__ = ["create_app"]
@@ -58,9 +59,12 @@ def _verifier(issuer: str, http: httpx.AsyncClient, settings: Settings, accepts:
     return TokenVerifier(issuer, jwks, accepts)
 
 
-def create_app(settings: Settings | None = None, *, migrate_on_start: bool | None = None) -> Litestar:
+def create_app(settings: Settings | None = None, *, migrate_on_start: bool | None = None,
+               own_process: bool = False) -> Litestar:
     """The service. ``migrate_on_start`` defaults to True on the embedded database only:
-    production runs ``python -m service migrate`` as its own step."""
+    production runs ``python -m service migrate`` as its own step. ``own_process``: the app is all
+    its process serves (a server's entry point), so the collector is settled once it has started
+    (``service.runtime``); never in a host program such as the sandbox or the tests."""
     settings = settings or load_settings()
     configure_logging(settings.log_level, json=settings.log_json)
     role_permissions = RolePermissions(settings.role_permissions)
@@ -89,6 +93,8 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool | Non
             SumsubClient(settings.sumsub_url, settings.sumsub_app_token, settings.sumsub_secret_key, http=http)
             if settings.sumsub_app_token and settings.sumsub_secret_key else None
         )
+        if own_process:
+            settle_after_start()
         log.info("service.started", embedded_database=embedded, queue=queue_backend(settings))
         try:
             yield

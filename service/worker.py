@@ -19,6 +19,7 @@ from service.provisioning.directory import CustomerDirectory
 from service.provisioning.jobs import PROVISIONING_JOBS, provisioning_cron_jobs
 from service.queue import create_queue
 from service.relay import Relay
+from service.runtime import settle_after_start
 from service.settings import Settings
 from service.worker_context import WorkerContext, WorkerResources, resources
 
@@ -33,9 +34,10 @@ async def ping(ctx: Context, *, token: str) -> str:
 
 
 def build_worker(settings: Settings, database_url: str, *, concurrency: int | None = None,
-                 handle_signals: bool = True) -> Worker:
+                 handle_signals: bool = True, own_process: bool = False) -> Worker:
     """``handle_signals=False`` for a worker inside a host program (the sandbox, tests): the host
-    owns SIGINT and SIGTERM and stops the worker itself."""
+    owns SIGINT and SIGTERM and stops the worker itself. ``own_process``: the worker is all its
+    process runs, so the collector is settled once it has started (``service.runtime``)."""
     queue: Queue = create_queue(settings, database_url)
     concurrency = concurrency or settings.worker_concurrency
     # a connection for each job that may run at once: a smaller pool would open and close connections
@@ -53,6 +55,8 @@ def build_worker(settings: Settings, database_url: str, *, concurrency: int | No
         relay = Relay(worker.sessions, queue, settings, database_url)
         relay.start()
         relays.append(relay)
+        if own_process:
+            settle_after_start()
         log.info("worker.started", queue=queue.name)
 
     async def shutdown(ctx: Context) -> None:
@@ -85,7 +89,7 @@ async def _after_process(ctx: Context) -> None:
 
 async def run_worker(settings: Settings) -> None:
     database_url, _ = await resolve_database_url(settings)
-    worker = build_worker(settings, database_url)
+    worker = build_worker(settings, database_url, own_process=True)
     await worker.queue.connect()
     try:
         await worker.start()

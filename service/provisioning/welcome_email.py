@@ -5,7 +5,9 @@ The password exists only in memory and in the sent message: it is never stored, 
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import socket
 import string
 from email.message import EmailMessage, Message
 from email.mime.multipart import MIMEMultipart
@@ -67,11 +69,23 @@ def compose_welcome_email(*, sender: str, to: str, username: str, password: str,
     return message
 
 
+_fqdn: list[str] = []
+
+
+async def _local_hostname() -> str:
+    """The name this host gives in EHLO, looked up once per process: left to aiosmtplib, it is
+    looked up (``socket.getfqdn``, a resolver call, on a thread) for every email."""
+    if not _fqdn:
+        _fqdn.append(await asyncio.to_thread(socket.getfqdn))
+    return _fqdn[0]
+
+
 async def send_email(settings: Settings, message: Message) -> None:
     await aiosmtplib.send(
         message,
         hostname=settings.smtp_host,
         port=settings.smtp_port,
+        local_hostname=await _local_hostname(),
         timeout=settings.smtp_timeout_seconds,
         username=settings.smtp_username,
         password=settings.smtp_password,

@@ -1,8 +1,9 @@
 """A captured email: what the SMTP envelope said, and what the message itself says.
 
-Parsing happens once, at capture, so every reader (tests, the JSON API, notebooks) sees the same
-fields. Headers sent raw in UTF-8 (RFC 6532, with SMTPUTF8) and headers in RFC 2047 encoded words
-both come out as ordinary text.
+The message is parsed from its raw bytes once, when a field of it is first read (a run that
+captures thousands of mails and reads a few pays only for those), so every reader (tests, the
+JSON API, notebooks) sees the same fields. Headers sent raw in UTF-8 (RFC 6532, with SMTPUTF8)
+and headers in RFC 2047 encoded words both come out as ordinary text.
 
 Extraction conventions, for the mails the service sends:
 
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.headerregistry import AddressHeader
 from email.message import EmailMessage
+from functools import cached_property
 from html.parser import HTMLParser
 
 __all__ = ["Address", "Attachment", "Message", "parse_message"]
@@ -71,18 +73,58 @@ class Message:
     helo_name: str | None
     authenticated_user: str | None
     raw: bytes = field(repr=False)
-    # the message, as parsed from ``raw``
-    subject: str = ""
-    sender: Address | None = None  # the From header
-    to: tuple[Address, ...] = ()
-    cc: tuple[Address, ...] = ()
-    reply_to: tuple[Address, ...] = ()
-    date: datetime | None = None
-    message_id: str | None = None
-    text: str = field(default="", repr=False)
-    html: str = field(default="", repr=False)
-    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
-    attachments: tuple[Attachment, ...] = field(default=(), repr=False)
+
+    # the message itself, parsed from ``raw`` when first read (once: every reader then sees the same)
+    @cached_property
+    def _parsed(self) -> EmailMessage:
+        parsed = email.message_from_bytes(self.raw, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)  # what policy.default builds
+        return parsed
+
+    @cached_property
+    def subject(self) -> str:
+        return _header_text(self._parsed, "Subject") or ""
+
+    @cached_property
+    def sender(self) -> Address | None:
+        """The From header."""
+        return next(iter(_addresses(self._parsed, "From")), None)
+
+    @cached_property
+    def to(self) -> tuple[Address, ...]:
+        return _addresses(self._parsed, "To")
+
+    @cached_property
+    def cc(self) -> tuple[Address, ...]:
+        return _addresses(self._parsed, "Cc")
+
+    @cached_property
+    def reply_to(self) -> tuple[Address, ...]:
+        return _addresses(self._parsed, "Reply-To")
+
+    @cached_property
+    def date(self) -> datetime | None:
+        return _date(self._parsed)
+
+    @cached_property
+    def message_id(self) -> str | None:
+        return _header_text(self._parsed, "Message-ID")
+
+    @cached_property
+    def text(self) -> str:
+        return _body(self._parsed, "plain")
+
+    @cached_property
+    def html(self) -> str:
+        return _body(self._parsed, "html")
+
+    @cached_property
+    def headers(self) -> tuple[tuple[str, str], ...]:
+        return tuple((name, _unescape(str(value))) for name, value in self._parsed.items())
+
+    @cached_property
+    def attachments(self) -> tuple[Attachment, ...]:
+        return tuple(_attachments(self._parsed))
 
     @property
     def size(self) -> int:
@@ -153,8 +195,6 @@ def parse_message(
     helo_name: str | None = None,
     authenticated_user: str | None = None,
 ) -> Message:
-    parsed = email.message_from_bytes(raw, policy=email.policy.default)
-    assert isinstance(parsed, EmailMessage)  # what policy.default builds
     return Message(
         id=id,
         received_at=received_at,
@@ -165,17 +205,6 @@ def parse_message(
         helo_name=helo_name,
         authenticated_user=authenticated_user,
         raw=raw,
-        subject=_header_text(parsed, "Subject") or "",
-        sender=next(iter(_addresses(parsed, "From")), None),
-        to=_addresses(parsed, "To"),
-        cc=_addresses(parsed, "Cc"),
-        reply_to=_addresses(parsed, "Reply-To"),
-        date=_date(parsed),
-        message_id=_header_text(parsed, "Message-ID"),
-        text=_body(parsed, "plain"),
-        html=_body(parsed, "html"),
-        headers=tuple((name, _unescape(str(value))) for name, value in parsed.items()),
-        attachments=tuple(_attachments(parsed)),
     )
 
 

@@ -40,7 +40,7 @@ def _failed_attempt(job: Job) -> dict[str, object]:
 
 def test_a_retried_job_is_one_line_with_attempt_next_run_and_error(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging("INFO", json=True)
-    job = Job(function="send_welcome_email", kwargs={"customer_id": "c-1"}, retries=5, attempts=2,
+    job = Job(function="send_welcome_email", kwargs={"customer_id": "customer-kw-1"}, retries=5, attempts=2,
               status=Status.QUEUED, scheduled=int(time.time()) + 30)
     log_job_outcome(_failed_attempt(job))
     [line] = _lines(capsys.readouterr().err)
@@ -52,7 +52,7 @@ def test_a_retried_job_is_one_line_with_attempt_next_run_and_error(capsys: pytes
     assert line["error"] == "SMTP 451 try again later"
     assert str(line["next_run"]).startswith(time.strftime("%Y-%m-%d", time.gmtime()))
     assert "exception" not in line  # no traceback for an attempt that will be retried
-    assert "c-1" not in json.dumps(line)  # nor the job's arguments
+    assert "customer-kw-1" not in json.dumps(line)  # nor the job's arguments
 
 
 def test_a_job_that_gives_up_logs_its_traceback_once(capsys: pytest.CaptureFixture[str]) -> None:

@@ -138,3 +138,16 @@ async def test_password_is_found_in_html_only_mail(smtp: SmtpFake) -> None:
     message = await smtp.wait_for(to="fay+html@example.com", timeout=2)
     assert message.text == ""
     assert message.extract_password() == "Qz9!rT"
+
+
+async def test_a_captured_message_is_parsed_when_first_read_and_only_once(
+    smtp: SmtpFake, make_email: EmailFactory,
+) -> None:
+    async with aiosmtplib.SMTP(hostname=smtp.host, port=smtp.port, local_hostname="worker.local") as client:
+        await client.send_message(make_email("lazy@example.com"))
+    [message] = smtp.messages()
+    assert "_parsed" not in vars(message)  # capturing it cost no parse
+    assert message.subject == "Welcome to the bank"
+    parsed = vars(message)["_parsed"]
+    assert message.extract_password() == "Xy7-kQ2p!"
+    assert vars(message)["_parsed"] is parsed
