@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,10 +31,14 @@ class Outcome:
     external_ref: str | None = None
     # the customer's Keycloak user, when this action made or found it
     keycloak_user_id: str | None = None
+    # the temporary password the user was made with, for the welcome email that follows in the same run;
+    # held in memory only (never recorded, never shown)
+    temporary_password: str | None = field(default=None, repr=False)
 
     @classmethod
-    def done(cls, external_ref: str | None = None, *, keycloak_user_id: str | None = None) -> Outcome:
-        return cls(StepStatus.DONE, external_ref, keycloak_user_id)
+    def done(cls, external_ref: str | None = None, *, keycloak_user_id: str | None = None,
+             temporary_password: str | None = None) -> Outcome:
+        return cls(StepStatus.DONE, external_ref, keycloak_user_id, temporary_password)
 
     @classmethod
     def skipped(cls) -> Outcome:
@@ -50,6 +54,8 @@ class CustomerSnapshot:
     customer_type: CustomerType
     suspended: bool
     keycloak_user_id: str | None
+    # set by the Keycloak step that made the login with it, for the welcome email in the same run
+    temporary_password: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -85,8 +91,13 @@ async def _keycloak_user(step: ActionContext) -> Outcome:
     # customer's lock, and the runner then disables the login
     if step.customer.suspended:
         return Outcome.skipped()
-    login = await step.directory.ensure_login(str(step.customer_id), step.customer.email)
-    return Outcome.done(login.user_id, keycloak_user_id=login.user_id)
+    # a login made now gets its temporary password in the same request: the welcome email that follows
+    # in this run sends it without a second call to Keycloak
+    password = new_temporary_password()
+    login = await step.directory.ensure_login(str(step.customer_id), step.customer.email,
+                                              temporary_password=password)
+    return Outcome.done(login.user_id, keycloak_user_id=login.user_id,
+                        temporary_password=password if login.password_set else None)
 
 
 async def _welcome_email(step: ActionContext) -> Outcome:
@@ -94,8 +105,10 @@ async def _welcome_email(step: ActionContext) -> Outcome:
         return Outcome.skipped()  # no credentials for a customer who may not log in
     if not step.customer.keycloak_user_id:
         raise RuntimeError("the customer's Keycloak user is not made yet")
-    password = new_temporary_password()
-    await step.directory.set_temporary_password(step.customer.keycloak_user_id, password)
+    password = step.customer.temporary_password
+    if password is None:  # a login found, not made, or this step retried in a later run: a new password
+        password = new_temporary_password()
+        await step.directory.set_temporary_password(step.customer.keycloak_user_id, password)
     settings = step.resources.settings
     email = step.customer.email
     message = compose_welcome_email(sender=settings.smtp_sender, to=email, username=email,

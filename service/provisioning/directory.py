@@ -47,6 +47,7 @@ class CustomerLogin:
     user_id: str
     username: str
     created: bool
+    password_set: bool = False  # made with the temporary password asked for
 
 
 class CustomerDirectory:
@@ -91,7 +92,10 @@ class CustomerDirectory:
                 f"not adopted; remove the attribute from that user (or make it the customer's) in Keycloak")
         return None
 
-    async def ensure_login(self, customer_id: str, email: str) -> CustomerLogin:
+    async def ensure_login(self, customer_id: str, email: str, *,
+                           temporary_password: str | None = None) -> CustomerLogin:
+        """The customer's login, found or made. A login made now is given ``temporary_password``
+        (temporary: changed at the first login), in the same request; one found keeps its own."""
         try:
             found = await self._find(customer_id, email)
             if found is not None:
@@ -103,6 +107,8 @@ class CustomerDirectory:
                 "enabled": True,
                 "attributes": {CUSTOMER_ID_ATTRIBUTE: [customer_id]},
             }
+            if temporary_password is not None:
+                payload["credentials"] = [{"type": "password", "value": temporary_password, "temporary": True}]
             try:
                 user_id = await self._admin.a_create_user(payload)
             except KeycloakPostError as exc:
@@ -116,7 +122,8 @@ class CustomerDirectory:
                         f"customer's customer_id: not adopted; an administrator must check that user") from exc
                 return CustomerLogin(str(found["id"]), str(found["username"]), created=False)
             log.info("keycloak.user_created", customer_id=customer_id, user_id=user_id)
-            return CustomerLogin(str(user_id), email.lower(), created=True)
+            return CustomerLogin(str(user_id), email.lower(), created=True,
+                                 password_set=temporary_password is not None)
         except KeycloakError as exc:
             raise DirectoryError(f"Keycloak: {type(exc).__name__} {getattr(exc, 'response_code', '')}") from exc
 

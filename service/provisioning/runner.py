@@ -224,5 +224,6 @@ async def _record(session: AsyncSession, customer: CustomerRow, step: Step, outc
             activated = True
     if changes:
         await session.execute(update(CustomerRecord).where(CustomerRecord.id == customer.id).values(changes))
-    snapshot = replace(_snapshot(customer), keycloak_user_id=changes.get("keycloak_user_id", customer.keycloak_user_id))
+    snapshot = replace(_snapshot(customer), keycloak_user_id=changes.get("keycloak_user_id", customer.keycloak_user_id),
+                       temporary_password=outcome.temporary_password)
     return _Ended(claimed, snapshot, activated, disable_login=before.suspended)

@@ -48,12 +48,16 @@ class FakeDirectory:
 
     def __init__(self) -> None:
         self.made: list[str] = []
+        self.made_with_password: list[str] = []  # the temporary passwords logins were made with
         self.disabled: list[str] = []
         self.passwords: list[str] = []
 
-    async def ensure_login(self, customer_id: str, email: str) -> CustomerLogin:
+    async def ensure_login(self, customer_id: str, email: str, *,
+                           temporary_password: str | None = None) -> CustomerLogin:
         self.made.append(customer_id)
-        return CustomerLogin(f"user-{customer_id}", email, created=True)
+        if temporary_password is not None:
+            self.made_with_password.append(temporary_password)
+        return CustomerLogin(f"user-{customer_id}", email, created=True, password_set=temporary_password is not None)
 
     async def set_temporary_password(self, user_id: str, password: str) -> None:
         self.passwords.append(user_id)
@@ -119,6 +123,11 @@ async def newest_event(sessions: Sessions, customer_id: uuid.UUID) -> int:
     return int(newest)
 
 
+def emailed_text(message: EmailMessage) -> str:
+    return "\n".join(str(part.get_payload(decode=True), "ascii") for part in message.walk()
+                     if part.get_content_type() == "text/plain")
+
+
 async def states(sessions: Sessions, customer_id: uuid.UUID) -> dict[Step, StepStatus]:
     async with sessions() as session:
         return await step_states(session, customer_id)
@@ -141,8 +150,12 @@ async def test_one_run_makes_the_login_the_email_and_the_account_and_activates(
         (Step.KEYCLOAK_USER, Step.DEPOSIT_ACCOUNT, Step.WELCOME_EMAIL), StepStatus.DONE)
     shown = await customer(sessions, customer_id)
     assert (shown.activity_status, shown.keycloak_user_id) == ("active", f"user-{customer_id}")
-    assert directory.passwords == [f"user-{customer_id}"]
-    assert len(mail.sent) == 1
+    # the login was made with its temporary password, and the email of the same run sends that one:
+    # no second call to Keycloak to set it
+    [password] = directory.made_with_password
+    assert directory.passwords == []
+    [sent] = mail.sent
+    assert f"Temporary password: {password}" in emailed_text(sent)
     async with sessions() as session:
         assert (await deposit_account(session, customer_id)).account_set == "deposit-private-company-account-set"
 
@@ -160,7 +173,10 @@ async def test_a_failed_step_is_retried_without_redoing_the_ones_that_succeeded(
     assert again.events_handled == 0
     assert again.ended == {"welcome_email": "done"}
     assert directory.made == [str(customer_id)]
-    assert len(mail.sent) == 1
+    # the password the login was made with went nowhere: the retry sets a new one, and sends it
+    assert directory.passwords == [f"user-{customer_id}"]
+    [sent] = mail.sent
+    assert directory.made_with_password[0] not in emailed_text(sent)
     async with sessions() as session:
         email_step = await session.get(ProvisioningStepRecord, (customer_id, Step.WELCOME_EMAIL.value))
     assert email_step is not None
