@@ -124,7 +124,9 @@ async def webhook_receivers(database_url: str, webhook_secret: str, log_dir: Pat
     environment = base_environment(log_dir)
     service_environment = {
         **environment, "DATABASE_URL": database_url, "SUMSUB_WEBHOOK_SECRET": webhook_secret,
-        "HOST": "127.0.0.1", "PORT": str(ports["service"]), "LOG_LEVEL": "WARNING",
+        # the production default: the one access-log line per request (``request``) is written, and costs
+        # what it costs (to the process's log file, as a service's stderr goes to its log collector)
+        "HOST": "127.0.0.1", "PORT": str(ports["service"]), "LOG_LEVEL": "INFO",
         "KEYCLOAK_URL": "http://127.0.0.1:9/",  # never asked: the webhook takes no token
     }
     bare_args = ["-m", "bench.bare_intake", "--host", "127.0.0.1", "--port", str(ports["bare"])]

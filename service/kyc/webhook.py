@@ -13,6 +13,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from service.dependencies import AppSettings
 from service.kyc.domain import CallbackError, decode_callback, idempotency_key
 from service.kyc.inbox import UnstorableCallback, storage_problem
+from service.logging import on_request_line
 from service.openapi import SUMSUB_SIGNATURE, SumsubCallbackOperation, WebhookAck, problems
 from service.problems import Problem
 
@@ -91,7 +92,8 @@ async def sumsub_webhook(request: Request[Any, Any, Any], settings: AppSettings)
         # the database's own words stay in the log: they are not the caller's business
         raise Problem(400, "unstorable_callback", "the callback holds a value that cannot be stored") from exc
     if callback_id is None:
-        log.info("webhook.duplicate", type=callback.type, correlation_id=(callback.correlation_id or "")[:128])
+        on_request_line(request.scope, callback="duplicate", type=callback.type,
+                        correlation_id=(callback.correlation_id or "")[:128])
         return {"status": "duplicate"}
-    log.info("webhook.accepted", callback_id=callback_id, type=callback.type)
+    on_request_line(request.scope, callback_id=callback_id, type=callback.type)
     return {"status": "accepted"}

@@ -4,6 +4,8 @@ line, and each request one access-log line, 4xx included, found by its request i
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import os
 import signal
@@ -79,3 +81,38 @@ async def test_litestar_run_logs_the_same_one_json_line_per_request(tmp_path: Pa
     lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
     assert len([line for line in lines if line.get("request_id") == "run-1"]) == 1
     assert not [line for line in lines if "HTTP/1.1" in json.dumps(line)]
+
+
+async def test_a_stored_callback_is_named_on_its_requests_one_line(tmp_path: Path, database_url: str) -> None:
+    secret = "log-test-webhook-secret"
+    environment = {"DATABASE_URL": database_url, "LOG_JSON": "true", "SUMSUB_WEBHOOK_SECRET": secret}
+    body = json.dumps({"type": "applicantPending", "externalUserId": "log-test-customer",
+                       "correlationId": f"log-{tmp_path.name}", "createdAtMs": "2026-11-25 10:00:00.000"}).encode()
+    signed = {"X-Payload-Digest": hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
+              "X-Payload-Digest-Alg": "HMAC_SHA256_HEX", "content-type": "application/json"}
+    async with ServiceProcesses(tmp_path, environment) as processes:
+        api = await processes.start_api("api")
+        async with httpx.AsyncClient(base_url=api.url, timeout=10) as http:
+            for request_id in ("hook-stored", "hook-again"):
+                response = await http.post("/webhooks/sumsub", content=body,
+                                           headers={**signed, "X-Request-ID": request_id})
+                assert response.status_code == 200, response.text
+
+        def lines() -> list[dict[str, Any]]:
+            return [json.loads(line) for line in api.log().splitlines() if line.strip()]
+
+        await eventually(lambda: _async([line for line in lines() if line.get("event") == "request"
+                                         and line.get("request_id") == "hook-again"]),
+                         until=bool, timeout=10, what="the second callback's request line")
+        await processes.stop_all()
+    stored = [line for line in lines() if line.get("request_id") == "hook-stored"]
+    again = [line for line in lines() if line.get("request_id") == "hook-again"]
+    [line] = stored  # the request line, and no second line of the handler's
+    assert (line["event"], line["status"], line["type"]) == ("request", 200, "applicantPending")
+    assert isinstance(line["callback_id"], int)
+    [line] = again
+    assert (line["event"], line["callback"]) == ("request", "duplicate")
+
+
+async def _async(value: Any) -> Any:
+    return value
