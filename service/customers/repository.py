@@ -77,7 +77,6 @@ async def insert_customer(session: AsyncSession, *, email: str, customer_type: C
         if name in _UNIQUE_FIELDS:
             raise DuplicateCustomer(_UNIQUE_FIELDS[name]) from exc
         raise
-    await session.refresh(record)
     return record
 
 

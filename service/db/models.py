@@ -72,6 +72,9 @@ public_id_sequence = Sequence("customer_public_id_seq", start=1000, metadata=Bas
 
 class CustomerRecord(Base):
     __tablename__ = "customers"
+    # what the database fills in (the public id, the timestamps) comes back with the INSERT or UPDATE
+    # itself (RETURNING), not by a SELECT of its own afterwards
+    __mapper_args__ = {"eager_defaults": True}
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     public_id: Mapped[str] = mapped_column(
