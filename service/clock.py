@@ -20,15 +20,27 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
-_clock: Clock = system_clock
+# the clocks installed, the newest last: the newest is in force until it is removed
+_installed: list[Clock] = []
 
 
 def now() -> datetime:
-    """The current time, timezone-aware (UTC), from the installed clock."""
-    return _clock()
+    """The current time, timezone-aware (UTC), from the clock in force."""
+    return (_installed[-1] if _installed else system_clock)()
 
 
-def use_clock(clock: Clock | None) -> None:
-    """Install ``clock`` for this process (``None``: back to the system clock)."""
-    global _clock
-    _clock = clock or system_clock
+def use_clock(clock: Clock) -> Callable[[], None]:
+    """Install ``clock`` for this process; the function returned removes it again.
+
+    Installations nest whatever order they end in: two sandboxes in one process each install their
+    clock and remove only their own, so one stopping never takes the clock from under the other
+    (the newest installed is the one in force while it stays)."""
+    _installed.append(clock)
+
+    def remove() -> None:
+        for index in range(len(_installed) - 1, -1, -1):
+            if _installed[index] is clock:
+                del _installed[index]
+                return
+
+    return remove

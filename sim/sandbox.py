@@ -21,6 +21,7 @@ import os
 import re
 import secrets
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -116,6 +117,7 @@ class Sandbox:
         self._servers: list[RunningServer] = []
         self._worker_task: asyncio.Task[None] | None = None
         self._worker: Worker | None = None
+        self._remove_clock: Callable[[], None] | None = None  # gives the service its clock back
         self.settings: Settings | None = None
         self.service_url = ""
         self.keycloak_url = ""
@@ -193,7 +195,7 @@ class Sandbox:
             return  # the caller runs the service (in processes of its own) and calls attach_service
         # the service in this process reads time from the sandbox's clock: backoff, re-drive and timers
         # run on scenario time
-        use_clock(self.clock.now)
+        self._remove_clock = use_clock(self.clock.now)
         service = await self._serve("service", create_app(self.settings, migrate_on_start=False))
         self.attach_service(service.url)
         self._worker = build_worker(self.settings, self.database_url, handle_signals=False)
@@ -237,6 +239,14 @@ class Sandbox:
         return env
 
     async def stop(self) -> None:
+        try:
+            await self._stop_parts()
+        finally:
+            if self._remove_clock is not None:  # whatever failed on the way, the service's clock is given back
+                self._remove_clock()
+                self._remove_clock = None
+
+    async def _stop_parts(self) -> None:
         if self._worker is not None:
             await self._worker.stop()
             if self._worker_task is not None:
@@ -258,8 +268,6 @@ class Sandbox:
                 await drop_database(server_url, name)
             except (OSError, psycopg.Error) as exc:  # the server went first: say what is left behind
                 log.warning("sandbox.database_left_behind", database=name, error=str(exc))
-        if self._run_service:
-            use_clock(None)
 
     # facts
     @property

@@ -141,12 +141,12 @@ async def test_token_times_are_read_on_the_services_clock(api: Client, keycloak:
 
     issued_before, issued_after = minted(now), minted(now + 3600)
     assert await answer(issued_before) == (200, "")
-    use_clock(lambda: datetime.fromtimestamp(now + 3600, UTC))
+    remove = use_clock(lambda: datetime.fromtimestamp(now + 3600, UTC))
     try:
         assert await answer(issued_after) == (200, "")
         assert await answer(issued_before) == (401, "the bearer token was refused: token expired")
     finally:
-        use_clock(None)
+        remove()
     assert await answer(issued_after) == (401, "the bearer token was refused: token not valid yet")
 
 

@@ -1,25 +1,33 @@
-"""The sandbox's clock: a jump ahead wakes the runner that fires timers as real time passes."""
+"""The service's one clock: installed clocks nest, each removing only itself."""
 
 from __future__ import annotations
 
-import asyncio
+from datetime import UTC, datetime
 
-from sim.clock import VirtualClock
+from service import clock
+
+FIRST = datetime(2026, 1, 1, tzinfo=UTC)
+SECOND = datetime(2027, 1, 1, tzinfo=UTC)
 
 
-async def test_a_timer_due_just_after_a_jump_fires_without_waiting_out_the_jump_in_real_time() -> None:
-    clock = VirtualClock.wall()
-    clock.start()
-    fired = asyncio.Event()
-
-    async def schedules_a_retry() -> None:
-        clock.call_later(60, fired.set)  # as a webhook's retry is scheduled by a failed attempt
-        for _ in range(3):
-            await asyncio.sleep(0)  # the runner looks at its timers meanwhile, and sees one 60 s away
-
-    clock.call_later(0, schedules_a_retry)
+def test_two_clocks_installed_at_once_each_remove_only_their_own() -> None:
+    remove_first = clock.use_clock(lambda: FIRST)
+    remove_second = clock.use_clock(lambda: SECOND)
     try:
-        await clock.advance(59.9)  # the retry is now a tenth of a second away
-        await asyncio.wait_for(fired.wait(), timeout=5)
+        assert clock.now() == SECOND  # the newest is in force
+        remove_first()  # the first sandbox stops: the second keeps its clock
+        assert clock.now() == SECOND
     finally:
-        await clock.stop()
+        remove_second()
+    assert abs((clock.now() - datetime.now(UTC)).total_seconds()) < 60  # the system clock again
+
+
+def test_removing_twice_removes_nothing_more() -> None:
+    remove_first = clock.use_clock(lambda: FIRST)
+    remove_again = clock.use_clock(lambda: SECOND)
+    remove_again()
+    remove_again()
+    try:
+        assert clock.now() == FIRST
+    finally:
+        remove_first()
