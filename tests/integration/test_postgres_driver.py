@@ -7,19 +7,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any, cast
+from typing import cast
 
-import psycopg
 import pytest
 from saq import Queue
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
-from service.db.engine import create_engine, libpq_url, session_factory
+from service.db.engine import create_engine, session_factory
 from service.db.models import KycCallbackRecord
 from service.relay import Feed, Relay
 from service.settings import Settings, load_settings
-from tests.support.databases import scratch_database
+from tests.support.databases import query, scratch_database
 from tests.support.waiting import eventually
 
 
@@ -28,12 +27,6 @@ async def database_url() -> AsyncIterator[str]:
     """A database of this module's own: no relay of another test takes its callbacks."""
     async with scratch_database("driver") as url:
         yield url
-
-
-async def query(url: str, statement: str, *params: Any) -> list[tuple[Any, ...]]:
-    async with await psycopg.AsyncConnection.connect(libpq_url(url), autocommit=True) as connection:
-        cursor = await connection.execute(statement, params or None)
-        return await cursor.fetchall() if cursor.description else []
 
 
 async def test_moments_read_back_are_in_utc_whatever_the_server_time_zone(database_url: str) -> None:

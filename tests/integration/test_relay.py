@@ -15,19 +15,13 @@ from service.db.engine import create_engine, libpq_url, session_factory
 from service.db.models import KycCallbackRecord
 from service.relay import Feed, Relay
 from service.settings import Settings, load_settings
-from tests.support.databases import scratch_database
+from tests.support.databases import query, scratch_database
 
 
 @pytest.fixture(scope="module")
 async def database_url() -> AsyncIterator[str]:
     async with scratch_database("relay") as url:
         yield url
-
-
-async def query(url: str, statement: str, *params: Any) -> list[tuple[Any, ...]]:
-    async with await psycopg.AsyncConnection.connect(libpq_url(url), autocommit=True) as connection:
-        cursor = await connection.execute(statement, params or None)
-        return await cursor.fetchall() if cursor.description else []
 
 
 async def store_callback(url: str, applicant: str) -> int:

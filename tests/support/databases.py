@@ -7,11 +7,14 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
+
+import psycopg
 
 from service.db.embedded import start_embedded_postgres
-from service.db.engine import drop_database, ensure_database, migrate
+from service.db.engine import drop_database, ensure_database, libpq_url, migrate
 
-__all__ = ["scratch_database", "server_url"]
+__all__ = ["query", "scratch_database", "server_url"]
 
 
 async def server_url() -> str:
@@ -33,3 +36,10 @@ async def scratch_database(prefix: str = "test") -> AsyncIterator[str]:
         yield url
     finally:
         await drop_database(url, name)
+
+
+async def query(url: str, statement: str, *params: Any) -> list[tuple[Any, ...]]:
+    """``statement`` run on its own connection, in autocommit: its rows (none for a statement without)."""
+    async with await psycopg.AsyncConnection.connect(libpq_url(url), autocommit=True) as connection:
+        cursor = await connection.execute(statement, params or None)
+        return await cursor.fetchall() if cursor.description else []
