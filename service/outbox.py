@@ -2,9 +2,10 @@
 
 A state change and the event it raises are written in one transaction (:func:`write_event` adds
 the row to the caller's session); the relay publishes committed rows, and the provisioning job
-reads them with :func:`read_event`. A job that writes an event and then runs its provisioning
-itself (the KYC fold) writes it ``handed_over``: marked relayed already, so the relay leaves it
-alone, and the re-drive finds it if that job dies before handling it.
+reads them with :func:`read_event`. A job that writes an event and begins its provisioning in the
+same transaction (the KYC fold) writes it ``handed_over``: relayed and handled as it is written, so
+the relay leaves it alone; the steps it asks for are claimed in that transaction, and a job that
+dies before running them leaves them to its retry (or, past the retries, the re-drive).
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ __all__ = ["parse_event", "read_event", "write_event"]
 
 
 def write_event(session: AsyncSession, event: CustomerEvent, *, handed_over: bool = False) -> None:
+    moment = func.now() if handed_over else None
     session.add(OutboxRecord(customer_id=uuid.UUID(event.customer_id), event_type=type(event).__name__,
-                             payload=msgspec.to_builtins(event), relayed_at=func.now() if handed_over else None))
+                             payload=msgspec.to_builtins(event), relayed_at=moment, handled_at=moment))
 
 
 def read_event(record: OutboxRecord) -> CustomerEvent | None:

@@ -15,7 +15,7 @@ from service.db.engine import single_statements
 from service.db.models import KycCallbackRecord
 from service.kyc.domain import CallbackStatus
 from service.kyc.processing import ProcessingResult, process_callbacks, record_failure
-from service.provisioning.runner import provision
+from service.provisioning.runner import carry_out, provision
 from service.queue import enqueue
 from service.settings import Settings
 from service.worker_context import resources
@@ -43,9 +43,10 @@ async def enqueue_callbacks(queue: Queue, settings: Settings, callback_ids: list
 async def process_kyc_callback(ctx: Context, *, callback_id: int, earlier: list[int] | None = None) -> dict[str, Any]:
     """Fold the customer's callbacks up to ``callback_id``; ``earlier`` ones the fold did not take (an
     orphan, say) are processed on their own. Then the provisioning the fold's events ask for, in this
-    same job: the events are written handed over (``service.outbox``), so no second job is queued for
-    them. A provisioning step that fails makes the job retry with backoff, and the retry (its fold finds
-    nothing new) takes up the customer's provisioning where it stopped."""
+    same job: the fold writes them handed over and claims their steps in its own transaction
+    (``service.outbox``, ``begin_for_events``), so no second job is queued for them. A step that fails
+    makes the job retry with backoff, and the retry (its fold finds nothing new) takes up the
+    customer's provisioning where it stopped."""
     worker = resources(ctx)
     job = ctx.get("job")
     results = [await _process(ctx, callback_id)]
@@ -55,12 +56,13 @@ async def process_kyc_callback(ctx: Context, *, callback_id: int, earlier: list[
                 KycCallbackRecord.id.in_(earlier), KycCallbackRecord.status == CallbackStatus.RECEIVED.value))).all()
         for other in left:
             results.append(await _process(ctx, other))
-    retried = job is not None and job.attempts > 1
-    to_provision = list(dict.fromkeys(r.customer_id for r in results if r.customer_id and (r.changed or retried)))
+    final = job is None or not job.retryable
     steps: dict[str, str] = {}
-    for customer_id in to_provision:
-        run = await provision(worker, customer_id=customer_id, final=job is None or not job.retryable)
-        steps.update(run.ended)
+    for started in [r.provisioning for r in results if r.provisioning is not None]:
+        steps.update((await carry_out(worker, started, final=final)).ended)
+    if job is not None and job.attempts > 1:  # a retry: whatever an earlier attempt began and did not finish
+        for customer_id in dict.fromkeys(r.customer_id for r in results if r.customer_id):
+            steps.update((await provision(worker, customer_id=customer_id, final=final)).ended)
     result = results[0]
     return {"customer_id": str(result.customer_id) if result.customer_id else None,
             "processed": sum(r.processed for r in results), "changed": any(r.changed for r in results),

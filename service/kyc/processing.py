@@ -41,6 +41,8 @@ from service.kyc.domain import (
     parse_callback,
 )
 from service.outbox import write_event
+from service.provisioning.actions import CustomerSnapshot
+from service.provisioning.runner import StartedRun, begin_for_events
 from service.settings import Settings
 
 __all__ = ["ProcessingResult", "process_callbacks", "record_failure"]
@@ -55,6 +57,8 @@ class ProcessingResult:
     customer_id: uuid.UUID | None
     processed: int
     changed: bool
+    # with ``hand_over``: the provisioning the fold's events ask for, begun in its transaction
+    provisioning: StartedRun | None = None
 
 
 def _stored_facts(customer: CustomerRecord) -> KycFacts:
@@ -76,7 +80,8 @@ def _stored_facts(customer: CustomerRecord) -> KycFacts:
 # to flush; the writes are statements of their own)
 _CALLBACK_COLUMNS = (KycCallbackRecord.id, KycCallbackRecord.status, KycCallbackRecord.type,
                      KycCallbackRecord.external_user_id, KycCallbackRecord.applicant_id)
-_CUSTOMER_COLUMNS = STATE_COLUMNS
+# and what provisioning needs of the customer, when the fold begins it in the same transaction
+_CUSTOMER_COLUMNS = (*STATE_COLUMNS, CustomerRecord.email, CustomerRecord.keycloak_user_id)
 _callbacks = cast(Table, KycCallbackRecord.__table__)
 _TRIGGER = select(*_CALLBACK_COLUMNS).where(KycCallbackRecord.id == bindparam("the_id"))
 _FAILED = (update(_callbacks).where(_callbacks.c.id == bindparam("the_id"))
@@ -221,9 +226,14 @@ async def process_callbacks(sessions: async_sessionmaker[AsyncSession], settings
                               .values(state_values(after)))
         for event in events:
             write_event(session, event, handed_over=hand_over)
+        started = None
+        if hand_over:
+            snapshot = CustomerSnapshot(id=customer.id, email=customer.email, customer_type=after.customer_type,
+                                        suspended=after.suspended, keycloak_user_id=customer.keycloak_user_id)
+            started = await begin_for_events(session, settings, snapshot, events)
         log.info("kyc.customer_updated", customer_id=str(customer.id), kyc_status=after.kyc_status.value,
                  activity_status=after.activity_status.value)
-        return ProcessingResult(customer.id, len(fresh), True)
+        return ProcessingResult(customer.id, len(fresh), True, started)
 
 
 async def record_failure(sessions: async_sessionmaker[AsyncSession], callback_id: int, error: str, *,

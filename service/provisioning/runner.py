@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -23,6 +24,7 @@ from service import clock
 from service.customers.domain import CustomerType
 from service.customers.repository import STATE_COLUMNS, CustomerRow, customer_state, state_values
 from service.db.models import CustomerRecord, OutboxRecord
+from service.events import CustomerEvent
 from service.outbox import parse_event
 from service.provisioning.actions import ACTIONS, ActionContext, CustomerSnapshot, Outcome
 from service.provisioning.plan import (
@@ -34,9 +36,10 @@ from service.provisioning.plan import (
     steps_for,
 )
 from service.provisioning.steps import claim_unfinished, end_step, fail_attempt, reopen, want, want_and_claim
+from service.settings import Settings
 from service.worker_context import WorkerResources
 
-__all__ = ["ProvisioningRun", "StepsBusy", "StepsFailed", "provision"]
+__all__ = ["ProvisioningRun", "StartedRun", "StepsBusy", "StepsFailed", "begin_for_events", "carry_out", "provision"]
 
 log = structlog.get_logger(__name__)
 
@@ -103,13 +106,17 @@ async def _handle_events(session: AsyncSession, customer_id: uuid.UUID, up_to: i
     """Want the steps of this event and of every earlier unhandled one of the customer, in order."""
     handled = (await session.execute(_HANDLE_EVENTS, {"the_customer": customer_id, "up_to": up_to,
                                                       "the_now": now})).all()
-    wanted: list[Step] = []
-    for _, event_type, payload in sorted(handled):
-        event = parse_event(event_type, payload)
-        if event is not None:
-            wanted += [step for step in steps_for(event) if step not in wanted]
-    await want(session, customer_id, wanted)
+    events = [parse_event(event_type, payload) for _, event_type, payload in sorted(handled)]
+    await want(session, customer_id, _steps_of([event for event in events if event is not None]))
     return len(handled)
+
+
+def _steps_of(events: Sequence[CustomerEvent]) -> list[Step]:
+    """The steps the events ask for, in order, each once."""
+    wanted: list[Step] = []
+    for event in events:
+        wanted += [step for step in steps_for(event) if step not in wanted]
+    return wanted
 
 
 async def provision(resources: WorkerResources, *, outbox_id: int | None = None,
@@ -137,12 +144,48 @@ async def provision(resources: WorkerResources, *, outbox_id: int | None = None,
         run.events_handled = await _handle_events(session, customer.id, outbox_id or _EVERY_EVENT, now)
         claimed, run.held_elsewhere = await claim_unfinished(session, customer.id, now=now, until=lease)
         snapshot = _snapshot(customer)
+    return await carry_out(resources, StartedRun(snapshot, claimed, run.held_elsewhere, lease, run.events_handled),
+                           final=final, run=run)
+
+
+@dataclass(frozen=True)
+class StartedRun:
+    """Provisioning begun in a transaction under the customer's row lock: the events handled, their steps
+    wanted, the unfinished steps claimed; :func:`carry_out` runs them once that transaction has committed."""
+
+    customer: CustomerSnapshot
+    claimed: list[Step]
+    held_elsewhere: int
+    lease: datetime
+    events_handled: int
+
+
+async def begin_for_events(session: AsyncSession, settings: Settings, customer: CustomerSnapshot,
+                           events: Sequence[CustomerEvent]) -> StartedRun:
+    """In the transaction that raised ``events`` (written handled, see ``service.outbox``), under the
+    customer's lock it holds: want their steps and claim the customer's unfinished ones. Saves the run
+    a transaction of its own (BEGIN, the lock, the outbox rows marked handled, COMMIT)."""
+    now = clock.now()
+    lease = now + timedelta(seconds=settings.job_timeout_seconds)
+    await want(session, customer.id, _steps_of(events))
+    claimed, held_elsewhere = await claim_unfinished(session, customer.id, now=now, until=lease)
+    return StartedRun(customer, claimed, held_elsewhere, lease, len(events))
+
+
+async def carry_out(resources: WorkerResources, started: StartedRun, *, final: bool = False,
+                    run: ProvisioningRun | None = None) -> ProvisioningRun:
+    """Run the claimed steps side by side, and the follow-ups each claims, each recorded on its own.
+
+    Raises :class:`StepsFailed` or :class:`StepsBusy` when steps are left to do."""
+    run = run or ProvisioningRun(customer_id=started.customer.id, events_handled=started.events_handled,
+                                 held_elsewhere=started.held_elsewhere)
+    snapshot = started.customer
     if run.events_handled:
         log.info("outbox.handled", customer_id=str(snapshot.id), events=run.events_handled)
-
-    round_ = [(step, snapshot) for step in claimed]
+    round_ = [(step, snapshot) for step in started.claimed]
     while round_:
-        results = await asyncio.gather(*(_run_step(resources, seen, step, run, lease, final) for step, seen in round_))
+        results = await asyncio.gather(*(_run_step(resources, seen, step, run, started.lease, final)
+                                         for step, seen in round_))
         round_ = [follow_up for claimed_next in results for follow_up in claimed_next]
     if run.failed:
         raise StepsFailed(", ".join(f"{step}: {error}" for step, error in run.failed.items()))
