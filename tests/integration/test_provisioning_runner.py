@@ -20,6 +20,7 @@ from service.db.engine import create_engine, session_factory
 from service.db.models import CustomerRecord, KycCallbackRecord, OutboxRecord, ProvisioningStepRecord
 from service.kyc.domain import KycFacts
 from service.kyc.jobs import process_kyc_callback
+from service.kyc.processing import process_callbacks
 from service.ledger.repository import deposit_account
 from service.outbox import write_event
 from service.provisioning import actions
@@ -295,3 +296,21 @@ async def test_a_fold_whose_provisioning_failed_takes_it_up_again_on_its_retry(
     assert directory.made == [str(customer_id)]
     assert len(mail.sent) == 1
     assert len(await outbox_rows(sessions, customer_id)) == 1
+
+
+async def test_the_fold_claims_the_steps_its_events_ask_for_in_its_own_transaction(
+        sessions: Sessions, settings: Settings, directory: FakeDirectory, mail: FakeMail) -> None:
+    customer_id, callback_id = await green_callback_of_a_customer_with_a_link(sessions)
+    result = await process_callbacks(sessions, settings, callback_id, hand_over=True)
+    # committed with the fold, before anything ran: the event handled, its steps wanted and claimed
+    assert result.provisioning is not None
+    assert result.provisioning.claimed == sorted([Step.DEPOSIT_ACCOUNT, Step.KEYCLOAK_USER])
+    [event] = await outbox_rows(sessions, customer_id)
+    assert event.handled_at is not None
+    async with sessions() as session:
+        steps = (await session.scalars(select(ProvisioningStepRecord)
+                                       .where(ProvisioningStepRecord.customer_id == customer_id))).all()
+    assert {(s.step, s.status, s.claimed_until is not None) for s in steps} == {
+        ("keycloak_user", "pending", True), ("deposit_account", "pending", True)}
+    assert directory.made == []
+    assert mail.sent == []
