@@ -15,7 +15,7 @@ from service.db.engine import single_statements
 from service.db.models import KycCallbackRecord
 from service.kyc.domain import CallbackStatus
 from service.kyc.processing import ProcessingResult, process_callbacks, record_failure
-from service.provisioning.runner import carry_out, provision
+from service.provisioning.runner import StepsBusy, StepsFailed, carry_out, provision
 from service.queue import enqueue
 from service.settings import Settings
 from service.worker_context import resources
@@ -58,11 +58,20 @@ async def process_kyc_callback(ctx: Context, *, callback_id: int, earlier: list[
             results.append(await _process(ctx, other))
     final = job is None or not job.retryable
     steps: dict[str, str] = {}
+    left_to_do: list[StepsFailed | StepsBusy] = []  # each customer's steps are run, whatever another's did
     for started in [r.provisioning for r in results if r.provisioning is not None]:
-        steps.update((await carry_out(worker, started, final=final)).ended)
+        try:
+            steps.update((await carry_out(worker, started, final=final)).ended)
+        except (StepsFailed, StepsBusy) as exc:
+            left_to_do.append(exc)
     if job is not None and job.attempts > 1:  # a retry: whatever an earlier attempt began and did not finish
         for customer_id in dict.fromkeys(r.customer_id for r in results if r.customer_id):
-            steps.update((await provision(worker, customer_id=customer_id, final=final)).ended)
+            try:
+                steps.update((await provision(worker, customer_id=customer_id, final=final)).ended)
+            except (StepsFailed, StepsBusy) as exc:
+                left_to_do.append(exc)
+    if left_to_do:
+        raise left_to_do[0]  # the job is retried with backoff
     result = results[0]
     return {"customer_id": str(result.customer_id) if result.customer_id else None,
             "processed": sum(r.processed for r in results), "changed": any(r.changed for r in results),

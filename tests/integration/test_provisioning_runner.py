@@ -314,3 +314,15 @@ async def test_the_fold_claims_the_steps_its_events_ask_for_in_its_own_transacti
         ("keycloak_user", "pending", True), ("deposit_account", "pending", True)}
     assert directory.made == []
     assert mail.sent == []
+
+
+async def test_one_customers_failed_step_does_not_keep_another_of_the_same_job_waiting(
+        sessions: Sessions, resources: WorkerResources, directory: FakeDirectory, mail: FakeMail) -> None:
+    mail.failures = 1  # the first welcome email sent, the trigger's customer's
+    first, first_callback = await green_callback_of_a_customer_with_a_link(sessions)
+    second, second_callback = await green_callback_of_a_customer_with_a_link(sessions)
+    with pytest.raises(StepsFailed, match="welcome_email"):
+        await process_kyc_callback({"resources": resources, "job": RetriedJob(1)}, callback_id=first_callback,
+                                   earlier=[second_callback])
+    assert (await customer(sessions, first)).activity_status == "inactive"  # left to the job's retry
+    assert (await customer(sessions, second)).activity_status == "active"
