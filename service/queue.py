@@ -42,8 +42,7 @@ def create_queue(settings: Settings, database_url: str) -> Queue:
     if queue_backend(settings) == "redis":
         assert settings.queue_url is not None
         return Queue.from_url(settings.queue_url, name=settings.queue_name)
-    pool = AsyncConnectionPool(libpq_url(settings.queue_url or database_url), open=False,
-                               check=_check_when_idle, reset=_note_returned)
+    pool = AsyncConnectionPool(libpq_url(settings.queue_url or database_url), open=False, check=_check_when_idle)
     return ServiceQueue(pool=pool, name=settings.queue_name, min_size=1, max_size=8, manage_pool_lifecycle=True)
 
 
@@ -84,19 +83,19 @@ class ServiceQueue(PostgresQueue):
 
 
 # SAQ's own pool checks every connection with a round trip before lending it, three or four times
-# per job; this one checks only those idle for a while, as the service's engine pings (a restarted
-# server is found before a job's statement, a connection in use a moment ago is lent as it is).
-_returned_at: weakref.WeakKeyDictionary[AsyncConnection[Any], float] = weakref.WeakKeyDictionary()
-
-
-async def _note_returned(connection: AsyncConnection[Any]) -> None:
-    _returned_at[connection] = time.monotonic()
+# per job; this one checks only those not lent for a while, as the service's engine pings idle ones (a
+# restarted server is found before a job's statement, a connection lent a moment ago is lent as it
+# is). The moment is noted when lending, not on return: a ``reset`` hook would send every returned
+# connection through the pool's few maintenance workers, and a burst would wait on them.
+_lent_at: weakref.WeakKeyDictionary[AsyncConnection[Any], float] = weakref.WeakKeyDictionary()
 
 
 async def _check_when_idle(connection: AsyncConnection[Any]) -> None:
-    returned_at = _returned_at.get(connection)
-    if returned_at is None or time.monotonic() - returned_at >= PING_AFTER_IDLE_SECONDS:
+    now = time.monotonic()
+    lent_at = _lent_at.get(connection)
+    if lent_at is None or now - lent_at >= PING_AFTER_IDLE_SECONDS:
         await AsyncConnectionPool.check_connection(connection)
+    _lent_at[connection] = now
 
 
 def job_options(settings: Settings) -> dict[str, Any]:

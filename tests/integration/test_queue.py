@@ -9,6 +9,7 @@ import uuid
 
 import psycopg
 import pytest
+from psycopg_pool import AsyncConnectionPool
 from saq import Worker
 from saq.queue.postgres import PostgresQueue
 
@@ -16,6 +17,7 @@ from service.db.engine import libpq_url
 from service.queue import ServiceQueue, create_queue
 from service.settings import load_settings
 from service.worker import ping
+from tests.support.databases import query
 
 pytestmark = pytest.mark.skipif(os.environ.get("QUEUE_URL", "").startswith("redis"),
                                 reason="the Postgres queue is the one configured without QUEUE_URL")
@@ -49,4 +51,35 @@ async def test_a_job_runs_to_complete_through_dequeue_start_and_finish(database_
         await worker.stop()
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
+        await queue.disconnect()
+
+
+async def test_a_queue_connection_cut_while_idle_is_replaced_and_one_lent_a_moment_ago_is_not_checked(
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings({}, database_url=database_url, queue_name=f"queue-test-{uuid.uuid4().hex[:8]}")
+    queue = create_queue(settings, database_url)
+    assert isinstance(queue, ServiceQueue)
+    await queue.connect()
+    checks: list[object] = []
+    check = AsyncConnectionPool.check_connection
+
+    async def counted(connection: psycopg.AsyncConnection) -> None:  # type: ignore[type-arg]
+        checks.append(connection)
+        await check(connection)
+
+    monkeypatch.setattr(AsyncConnectionPool, "check_connection", counted)
+    try:
+        pids = []
+        for _ in range(12):  # each connection lent again and again at once: checked the first time only
+            async with queue.pool.connection() as connection:
+                pids.append(connection.info.backend_pid)
+        assert len(checks) <= len(set(pids)) < len(pids)  # (one made for a waiting lend is not checked)
+        monkeypatch.setattr("service.queue.PING_AFTER_IDLE_SECONDS", 0.0)  # every connection counts as idle now
+        cut = pids[0]
+        await query(database_url, "SELECT pg_terminate_backend(%s)", cut)
+        for _ in range(len(set(pids)) + 1):  # each lent once more: no error, the cut one found by its check
+            async with queue.pool.connection() as connection:
+                await connection.execute("SELECT 1")
+                assert connection.info.backend_pid != cut
+    finally:
         await queue.disconnect()
