@@ -27,6 +27,14 @@ __all__ = ["build_worker", "ping"]
 
 log = structlog.get_logger(__name__)
 
+# How long a worker's idle job slot waits for a job before it asks again. SAQ's default, 0, waits for
+# ever; on Python 3.11, asyncio.wait_for can swallow a cancellation that lands as its own timeout
+# fires, and SAQ's listener waits in a loop of one-second wait_for calls: a worker being stopped then
+# kept one slot waiting for good, and the stop with it (a sandbox's Ctrl-C hung about one time in
+# ten). With a timeout the slot's wait ends by itself, cancellation or not; an idle worker asks the
+# queue about once a period (the slots share one query).
+DEQUEUE_TIMEOUT_SECONDS = 2.0
+
 
 async def ping(ctx: Context, *, token: str) -> str:
     """A round trip through the queue: the sandbox and readiness tooling use it to see a worker is up."""
@@ -72,6 +80,7 @@ def build_worker(settings: Settings, database_url: str, *, concurrency: int | No
         functions=[ping, process_kyc_callback, *PROVISIONING_JOBS],  # type: ignore[list-item]
         cron_jobs=[*kyc_cron_jobs(), *provisioning_cron_jobs()],
         concurrency=concurrency,
+        dequeue_timeout=DEQUEUE_TIMEOUT_SECONDS,
         startup=startup,
         timers={"sweep": settings.worker_sweep_seconds},  # type: ignore[arg-type]
         shutdown=shutdown,
