@@ -1,7 +1,7 @@
 """The outbox: one function writes an event's row, one reads it back.
 
-A state change and the event it raises are written in one transaction (:func:`write_event` adds
-the row to the caller's session); the relay publishes committed rows, and the provisioning job
+A state change and the event it raises are written in one transaction (:func:`write_event` writes
+the row in the caller's transaction); the relay publishes committed rows, and the provisioning job
 reads them with :func:`read_event`. A job that writes an event and begins its provisioning in the
 same transaction (the KYC fold) writes it ``handed_over``: relayed and handled as it is written, so
 the relay leaves it alone; the steps it asks for are claimed in that transaction, and a job that
@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import msgspec
-from sqlalchemy import func
+from sqlalchemy import Table, bindparam, func, insert, null
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import OutboxRecord
@@ -24,10 +24,18 @@ from service.events import EVENT_TYPES, CustomerEvent
 __all__ = ["parse_event", "read_event", "write_event"]
 
 
-def write_event(session: AsyncSession, event: CustomerEvent, *, handed_over: bool = False) -> None:
-    moment = func.now() if handed_over else None
-    session.add(OutboxRecord(customer_id=uuid.UUID(event.customer_id), event_type=type(event).__name__,
-                             payload=msgspec.to_builtins(event), relayed_at=moment, handled_at=moment))
+_outbox = cast(Table, OutboxRecord.__table__)
+# built once (a Core INSERT, not the session's unit of work): with the relay to publish it, or handed over
+_WRITE = {handed_over: insert(_outbox).values(
+    customer_id=bindparam("the_customer"), event_type=bindparam("the_type"), payload=bindparam("the_payload"),
+    relayed_at=func.now() if handed_over else null(), handled_at=func.now() if handed_over else null())
+    for handed_over in (False, True)}
+
+
+async def write_event(session: AsyncSession, event: CustomerEvent, *, handed_over: bool = False) -> None:
+    await session.execute(_WRITE[handed_over], {"the_customer": uuid.UUID(event.customer_id),
+                                                "the_type": type(event).__name__,
+                                                "the_payload": msgspec.to_builtins(event)})
 
 
 def read_event(record: OutboxRecord) -> CustomerEvent | None:

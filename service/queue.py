@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg.sql import SQL, Composed
 from psycopg_pool import AsyncConnectionPool
 from saq import Job, Queue, Status
-from saq.queue.postgres import PostgresQueue
+from saq.queue.postgres import ENQUEUE, PostgresQueue
+from saq.utils import now, now_seconds
 
 from service.db.engine import PING_AFTER_IDLE_SECONDS, libpq_url
 from service.settings import Settings
 
-__all__ = ["JobFunction", "ServiceQueue", "create_queue", "enqueue", "job_name", "job_options", "queue_backend"]
+__all__ = ["JobFunction", "JobRequest", "ServiceQueue", "create_queue", "enqueue", "enqueue_all", "job_name",
+           "job_options", "queue_backend"]
 
 JobFunction = Callable[..., Awaitable[Any]]
 
@@ -59,6 +62,41 @@ class ServiceQueue(PostgresQueue):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._status_writes: dict[bool, Composed] = {}  # with an expiry, without: composed once
+        self._inserts: dict[int, Composed] = {}  # the enqueue of n jobs, by n: composed once
+
+    async def enqueue_jobs(self, jobs: Sequence[Job]) -> int:
+        """SAQ's ``enqueue`` of each job, all in one statement that also NOTIFYs the workers (SAQ sends
+        an INSERT and a NOTIFY a job). A key already queued is left as it is, as SAQ leaves it; how
+        many were enqueued. The rows are SAQ's own (``PostgresQueue._enqueue`` of the pinned version,
+        whose statement a test reads)."""
+        unique = list({job.key: job for job in jobs}.values())  # ON CONFLICT may touch a row only once
+        if not unique:
+            return 0
+        queued = now()
+        values: list[Any] = []
+        for job in unique:
+            job.queue, job.queued, job.status = self, queued, Status.QUEUED
+            await self._before_enqueue(job)
+            values += [job.key, self.serialize(job), self.name, job.status, job.priority, job.group_key,
+                       job.scheduled or int(now_seconds())]
+        statement = self._inserts.get(len(unique))
+        if statement is None:
+            statement = self._inserts[len(unique)] = SQL(
+                "WITH enqueued AS ("
+                " INSERT INTO {jobs_table} (key, job, queue, status, priority, group_key, scheduled) VALUES {rows}"
+                " ON CONFLICT (key) DO UPDATE SET job = EXCLUDED.job, queue = EXCLUDED.queue,"
+                " status = EXCLUDED.status, priority = EXCLUDED.priority, group_key = EXCLUDED.group_key,"
+                " scheduled = EXCLUDED.scheduled, expire_at = null"
+                " WHERE {jobs_table}.status IN ('aborted', 'complete', 'failed')"
+                " AND EXCLUDED.scheduled > {jobs_table}.scheduled"
+                " RETURNING key)"
+                # one notification, whatever the count: PostgreSQL folds equal ones of a transaction
+                " SELECT pg_notify(%s, %s) FROM enqueued").format(
+                jobs_table=self.jobs_table,
+                rows=SQL(", ").join([SQL("(%s, %s, %s, %s, %s, %s, %s)")] * len(unique)))
+        async with self.pool.connection() as connection:
+            cursor = await connection.execute(statement, [*values, self._channel, ENQUEUE])
+            return len(await cursor.fetchall())
 
     async def _update(self, job: Job, status: Status | None = None, **kwargs: Any) -> None:
         if status is None:
@@ -108,6 +146,25 @@ def job_options(settings: Settings) -> dict[str, Any]:
 def job_name(function: JobFunction) -> str:
     """The name SAQ's worker registers ``function`` under."""
     return function.__qualname__
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """A job to enqueue: ``function(**arguments)`` under ``key``."""
+
+    function: JobFunction
+    key: str
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+
+
+async def enqueue_all(queue: Queue, settings: Settings, requests: Sequence[JobRequest]) -> None:
+    """:func:`enqueue` each; on the Postgres queue all in one round trip (a relay's batch, a sweep)."""
+    if isinstance(queue, ServiceQueue):
+        await queue.enqueue_jobs([Job(function=job_name(r.function), key=r.key, kwargs=dict(r.arguments),
+                                      **job_options(settings)) for r in requests])
+        return
+    for request in requests:
+        await enqueue(queue, settings, request.function, key=request.key, **request.arguments)
 
 
 async def enqueue(queue: Queue, settings: Settings, function: JobFunction, *, key: str,

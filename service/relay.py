@@ -25,7 +25,7 @@ from saq import Queue
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.db.engine import libpq_url
+from service.db.engine import libpq_url, single_statements
 from service.db.models import KycCallbackRecord, OutboxRecord
 from service.kyc.jobs import enqueue_callbacks
 from service.provisioning.jobs import enqueue_outbox_events
@@ -45,7 +45,7 @@ class Feed:
     table: Any  # a mapped class with an integer ``id``
     marker: Any  # its nullable timestamp column, set once the row's job is enqueued
     owner: tuple[Any, ...]  # the columns saying whose row it is: the rows of one owner make one job
-    enqueue: Callable[[Queue, Settings, list[int]], Awaitable[None]]
+    enqueue: Callable[[Queue, Settings, list[list[int]]], Awaitable[None]]  # a job for each owner's row ids
 
 
 FEEDS = (
@@ -79,31 +79,31 @@ class Relay:
     async def relay_once(self, feed: Feed) -> int:
         """Enqueue a batch of the feed's unrelayed rows, in id order; how many.
 
-        The rows are marked relayed and committed before their jobs are enqueued: a job that starts at
-        once then finds its rows unlocked instead of waiting for this transaction. A job that cannot be
-        enqueued has its rows unmarked again, to be relayed on the next wake-up; one lost to a crash in
-        between is found by the feed's sweep (the inbox sweep, the provisioning re-drive).
+        The rows are marked relayed and committed before their jobs are enqueued (all in one round
+        trip on the Postgres queue): a job that starts at once then finds its rows unlocked instead of
+        waiting for this transaction. When the jobs cannot be enqueued, the rows are unmarked again, to
+        be relayed on the next wake-up (a job already enqueued is not enqueued twice: its key is a row
+        id); rows lost to a crash in between are found by the feed's sweep (the inbox sweep, the
+        provisioning re-drive).
         """
-        async with self._sessions.begin() as session:
-            claiming = self._unrelayed.get(feed.name)
-            if claiming is None:
-                claiming = self._unrelayed[feed.name] = (
-                    select(feed.table.id, *feed.owner).where(feed.marker.is_(None)).order_by(feed.table.id)
-                    .limit(BATCH).with_for_update(skip_locked=True))
-            rows = (await session.execute(claiming)).all()
-            ids = [row[0] for row in rows]
-            if ids:
-                await session.execute(update(feed.table).where(feed.table.id.in_(ids))
-                                      .values({feed.marker.key: func.now()}))
-        pending = by_owner(rows)
+        claiming = self._unrelayed.get(feed.name)
+        if claiming is None:
+            batch = (select(feed.table.id).where(feed.marker.is_(None)).order_by(feed.table.id).limit(BATCH)
+                     .with_for_update(skip_locked=True))
+            claiming = self._unrelayed[feed.name] = (
+                update(feed.table).where(feed.table.id.in_(batch.scalar_subquery()))
+                .values({feed.marker.key: func.now()}).returning(feed.table.id, *feed.owner)
+                .execution_options(synchronize_session=False))
+        async with single_statements(self._sessions) as session:  # claimed and marked in one statement
+            rows = sorted((await session.execute(claiming)).all(), key=lambda row: int(row[0]))
+        ids = [row[0] for row in rows]
+        if not ids:
+            return 0
         try:
-            while pending:
-                await feed.enqueue(self._queue, self._settings, pending[0])
-                pending.pop(0)
+            await feed.enqueue(self._queue, self._settings, by_owner(rows))
         except Exception:
-            left = [row_id for owned in pending for row_id in owned]
             async with self._sessions.begin() as session:
-                await session.execute(update(feed.table).where(feed.table.id.in_(left)).values({feed.marker.key: None}))
+                await session.execute(update(feed.table).where(feed.table.id.in_(ids)).values({feed.marker.key: None}))
             raise
         return len(ids)
 

@@ -45,7 +45,7 @@ async def deactivate_customer(sessions: async_sessionmaker[AsyncSession], refere
         after, events = repository.customer_state(record).suspend()
         repository.store_state(record, after)
         for event in events:
-            write_event(session, event)
+            await write_event(session, event)
         await session.flush()
         await session.refresh(record)
         return customer_view(record, await provisioning_of(session, record.id))

@@ -16,7 +16,7 @@ from service.db.models import KycCallbackRecord
 from service.kyc.domain import CallbackStatus
 from service.kyc.processing import ProcessingResult, process_callbacks, record_failure
 from service.provisioning.runner import StepsBusy, StepsFailed, carry_out, provision
-from service.queue import enqueue
+from service.queue import JobRequest, enqueue_all
 from service.settings import Settings
 from service.worker_context import resources
 
@@ -28,16 +28,21 @@ STUCK_AFTER = timedelta(seconds=30)
 
 
 async def enqueue_callback(queue: Queue, settings: Settings, callback_id: int) -> None:
-    await enqueue_callbacks(queue, settings, [callback_id])
+    await enqueue_callbacks(queue, settings, [[callback_id]])
 
 
-async def enqueue_callbacks(queue: Queue, settings: Settings, callback_ids: list[int]) -> None:
-    """One job for callbacks of one customer, keyed by the newest (its id is the key, so a second
-    enqueue is a no-op): the fold of the newest takes every callback of the customer since the last."""
+async def enqueue_callbacks(queue: Queue, settings: Settings, by_customer: list[list[int]]) -> None:
+    """One job for the callbacks of each customer, keyed by the newest (its id is the key, so a second
+    enqueue is a no-op): the fold of the newest takes every callback of the customer since the last.
+    All in one round trip on the Postgres queue."""
+    await enqueue_all(queue, settings, [_fold_job(callback_ids) for callback_ids in by_customer])
+
+
+def _fold_job(callback_ids: list[int]) -> JobRequest:
     newest = max(callback_ids)
     earlier = sorted(set(callback_ids) - {newest})
-    await enqueue(queue, settings, process_kyc_callback, key=f"kyc-callback:{newest}", callback_id=newest,
-                  **({"earlier": earlier} if earlier else {}))
+    return JobRequest(process_kyc_callback, f"kyc-callback:{newest}",
+                      {"callback_id": newest, **({"earlier": earlier} if earlier else {})})
 
 
 async def process_kyc_callback(ctx: Context, *, callback_id: int, earlier: list[int] | None = None) -> dict[str, Any]:
@@ -100,8 +105,7 @@ async def sweep_kyc_inbox(ctx: Context) -> int:
             .where(KycCallbackRecord.status == CallbackStatus.RECEIVED.value, KycCallbackRecord.received_at < cutoff)
             .order_by(KycCallbackRecord.id).limit(500)
         )).all()
-    for callback_id in ids:
-        await enqueue_callback(worker.queue, worker.settings, callback_id)
+    await enqueue_callbacks(worker.queue, worker.settings, [[callback_id] for callback_id in ids])
     if ids:
         log.warning("kyc.inbox_swept", count=len(ids))
     return len(ids)

@@ -27,7 +27,7 @@ from service.customers.domain import (
     VerificationStatus,
     kyc_level_name,
 )
-from service.customers.repository import STATE_COLUMNS, CustomerRow, customer_state, state_values
+from service.customers.repository import STATE_COLUMNS, CustomerRow, customer_state, update_state
 from service.db.models import CustomerRecord, KycCallbackRecord
 from service.kyc.domain import (
     APPLICANT_REVIEWED,
@@ -93,17 +93,34 @@ _DONE = (update(_callbacks).where(_callbacks.c.id == bindparam("the_id"))
 CallbackRow = Row[*tuple[Any, ...]]
 
 
+# the callback's customer, by its externalUserId or its applicantId (either may be NULL), locked
+_CUSTOMER_OF_CALLBACK = (
+    select(*_CUSTOMER_COLUMNS)
+    .where(or_(CustomerRecord.id == bindparam("the_id"), CustomerRecord.applicant_id == bindparam("the_applicant")))
+    .with_for_update().limit(1)
+)
+# the open callbacks of a customer: the trigger, those naming the customer, or its applicant, or the
+# trigger's (each may be NULL)
+_OPEN_CALLBACKS_OF = (
+    select(*_CALLBACK_COLUMNS, KycCallbackRecord.payload)
+    .where(or_(KycCallbackRecord.id == bindparam("the_trigger"),
+               KycCallbackRecord.external_user_id == bindparam("the_customer"),
+               KycCallbackRecord.applicant_id == bindparam("the_applicant"),
+               KycCallbackRecord.applicant_id == bindparam("the_triggers_applicant")),
+           KycCallbackRecord.status.in_(_OPEN))
+    .order_by(KycCallbackRecord.id)
+)
+
+
 async def _customer_for(session: AsyncSession, row: CallbackRow) -> CustomerRow | None:
-    conditions = []
+    customer_id = None
     if row.external_user_id:
         with contextlib.suppress(ValueError):
-            conditions.append(CustomerRecord.id == uuid.UUID(row.external_user_id))
-    if row.applicant_id:
-        conditions.append(CustomerRecord.applicant_id == row.applicant_id)
-    if not conditions:
+            customer_id = uuid.UUID(row.external_user_id)
+    if customer_id is None and not row.applicant_id:
         return None
-    return (await session.execute(
-        select(*_CUSTOMER_COLUMNS).where(or_(*conditions)).with_for_update().limit(1))).first()
+    return (await session.execute(_CUSTOMER_OF_CALLBACK, {"the_id": customer_id,
+                                                          "the_applicant": row.applicant_id or None})).first()
 
 
 def _level_problem(callback: Callback, customer: CustomerRow, settings: Settings) -> str | None:
@@ -180,17 +197,10 @@ async def process_callbacks(sessions: async_sessionmaker[AsyncSession], settings
                 return ProcessingResult(None, 1, False)
             return ProcessingResult(None, 1 if trigger.status == CallbackStatus.ORPHAN else 0, False)
 
-        belongs = [KycCallbackRecord.id == trigger.id, KycCallbackRecord.external_user_id == str(customer.id)]
-        if customer.applicant_id:
-            belongs.append(KycCallbackRecord.applicant_id == customer.applicant_id)
-        if trigger.applicant_id:
-            belongs.append(KycCallbackRecord.applicant_id == trigger.applicant_id)
         # read under the customer's lock: another job may have processed the trigger meanwhile
-        rows = (await session.execute(
-            select(*_CALLBACK_COLUMNS, KycCallbackRecord.payload)
-            .where(or_(*belongs), KycCallbackRecord.status.in_(_OPEN))
-            .order_by(KycCallbackRecord.id)
-        )).all()
+        rows = (await session.execute(_OPEN_CALLBACKS_OF, {
+            "the_trigger": trigger.id, "the_customer": str(customer.id), "the_applicant": customer.applicant_id or None,
+            "the_triggers_applicant": trigger.applicant_id or None})).all()
         fresh = [r for r in rows if r.status == CallbackStatus.RECEIVED]
         if not fresh:
             return ProcessingResult(customer.id, 0, False)
@@ -222,10 +232,9 @@ async def process_callbacks(sessions: async_sessionmaker[AsyncSession], settings
         if not events:
             return ProcessingResult(customer.id, len(fresh), False)
 
-        await session.execute(update(CustomerRecord).where(CustomerRecord.id == customer.id)
-                              .values(state_values(after)))
+        await update_state(session, after, keycloak_user_id=customer.keycloak_user_id)
         for event in events:
-            write_event(session, event, handed_over=hand_over)
+            await write_event(session, event, handed_over=hand_over)
         started = None
         if hand_over:
             snapshot = CustomerSnapshot(id=customer.id, email=customer.email, customer_type=after.customer_type,

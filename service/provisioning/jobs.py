@@ -17,7 +17,7 @@ from service import clock
 from service.db.models import OutboxRecord, ProvisioningStepRecord
 from service.provisioning.plan import StepStatus
 from service.provisioning.runner import provision
-from service.queue import enqueue
+from service.queue import JobRequest, enqueue_all
 from service.settings import Settings
 from service.worker_context import resources
 
@@ -40,12 +40,17 @@ async def provision_customer(ctx: Context, *, outbox_id: int | None = None,
 
 async def enqueue_outbox_event(queue: Queue, settings: Settings, outbox_id: int) -> None:
     """The outbox id is the job key: relaying the same row twice enqueues one job."""
-    await enqueue(queue, settings, provision_customer, key=f"outbox:{outbox_id}", outbox_id=outbox_id)
+    await enqueue_outbox_events(queue, settings, [[outbox_id]])
 
 
-async def enqueue_outbox_events(queue: Queue, settings: Settings, outbox_ids: list[int]) -> None:
-    """Events of one customer: the job of the newest handles every earlier one too, in order."""
-    await enqueue_outbox_event(queue, settings, max(outbox_ids))
+async def enqueue_outbox_events(queue: Queue, settings: Settings, by_customer: list[list[int]]) -> None:
+    """One job for the events of each customer: the job of the newest handles every earlier one too, in
+    order. All in one round trip on the Postgres queue."""
+    await enqueue_all(queue, settings, [_provisioning_job(max(outbox_ids)) for outbox_ids in by_customer])
+
+
+def _provisioning_job(outbox_id: int) -> JobRequest:
+    return JobRequest(provision_customer, f"outbox:{outbox_id}", {"outbox_id": outbox_id})
 
 
 async def redrive_provisioning(ctx: Context) -> int:
@@ -68,12 +73,11 @@ async def redrive_provisioning(ctx: Context) -> int:
                    < now - timedelta(seconds=worker.settings.job_backoff_max_seconds))
             .limit(500)
         )).all()
-    for outbox_id in events:
-        await enqueue_outbox_event(worker.queue, worker.settings, outbox_id)
     round_ = int(now.timestamp())
-    for customer_id in stalled:
-        await enqueue(worker.queue, worker.settings, provision_customer,
-                      key=f"provision:{customer_id}:redrive-{round_}", customer_id=str(customer_id))
+    await enqueue_all(worker.queue, worker.settings, [
+        *(_provisioning_job(outbox_id) for outbox_id in events),
+        *(JobRequest(provision_customer, f"provision:{customer_id}:redrive-{round_}", {"customer_id": str(customer_id)})
+          for customer_id in stalled)])
     if events or stalled:
         log.warning("provisioning.redriven", events=len(events), customers=len(stalled))
     return len(events) + len(stalled)

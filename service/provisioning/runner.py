@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
 import structlog
 from sqlalchemy import Table, bindparam, select, update
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
 from service.customers.domain import CustomerType
-from service.customers.repository import STATE_COLUMNS, CustomerRow, customer_state, state_values
+from service.customers.repository import STATE_COLUMNS, CustomerRow, customer_state, update_state
 from service.db.models import CustomerRecord, OutboxRecord
 from service.events import CustomerEvent
 from service.outbox import parse_event
@@ -61,13 +61,34 @@ def _snapshot(customer: CustomerRow) -> CustomerSnapshot:
                             suspended=customer_state(customer).suspended, keycloak_user_id=customer.keycloak_user_id)
 
 
+@dataclass(frozen=True)
+class StartedRun:
+    """Provisioning begun in a transaction under the customer's row lock: its events handled, their
+    steps wanted, the customer's unfinished steps claimed; :func:`carry_out` runs them once that
+    transaction has committed."""
+
+    customer: CustomerSnapshot
+    claimed: list[Step]
+    held_elsewhere: int  # unfinished steps another runner holds
+    lease: datetime  # the claims' end
+    events_handled: int
+
+
 @dataclass
 class ProvisioningRun:
-    customer_id: uuid.UUID | None = None
-    events_handled: int = 0
+    """How a run went: what it began with, and how each step it ran ended."""
+
+    started: StartedRun | None = None  # None: no such customer or event
     ended: dict[str, str] = field(default_factory=dict)  # step -> done / skipped
     failed: dict[str, str] = field(default_factory=dict)  # step -> error
-    held_elsewhere: int = 0
+
+    @property
+    def customer_id(self) -> uuid.UUID | None:
+        return self.started.customer.id if self.started else None
+
+    @property
+    def events_handled(self) -> int:
+        return self.started.events_handled if self.started else 0
 
 
 # built once (see service.provisioning.steps); the customer's row lock orders everything that touches its
@@ -126,7 +147,6 @@ async def provision(resources: WorkerResources, *, outbox_id: int | None = None,
 
     ``final``: this is the last attempt the queue allows, so a failure marks its step ``failed``.
     Raises :class:`StepsFailed` or :class:`StepsBusy` when steps are left to do."""
-    run = ProvisioningRun()
     now = clock.now()
     lease = now + timedelta(seconds=resources.settings.job_timeout_seconds)
     async with resources.sessions.begin() as session:
@@ -135,29 +155,14 @@ async def provision(resources: WorkerResources, *, outbox_id: int | None = None,
         elif customer_id is not None:
             customer = await _locked_customer(session, customer_id)
         else:
-            return run
+            return ProvisioningRun()
         if customer is None:
-            return run
-        run.customer_id = customer.id
-        # by customer (a hand-over from the job that raised the events, a re-drive): every event of theirs
-        # not handled yet
-        run.events_handled = await _handle_events(session, customer.id, outbox_id or _EVERY_EVENT, now)
-        claimed, run.held_elsewhere = await claim_unfinished(session, customer.id, now=now, until=lease)
-        snapshot = _snapshot(customer)
-    return await carry_out(resources, StartedRun(snapshot, claimed, run.held_elsewhere, lease, run.events_handled),
-                           final=final, run=run)
-
-
-@dataclass(frozen=True)
-class StartedRun:
-    """Provisioning begun in a transaction under the customer's row lock: the events handled, their steps
-    wanted, the unfinished steps claimed; :func:`carry_out` runs them once that transaction has committed."""
-
-    customer: CustomerSnapshot
-    claimed: list[Step]
-    held_elsewhere: int
-    lease: datetime
-    events_handled: int
+            return ProvisioningRun()
+        # by customer (a retry, a re-drive): every event of theirs not handled yet
+        handled = await _handle_events(session, customer.id, outbox_id or _EVERY_EVENT, now)
+        claimed, held_elsewhere = await claim_unfinished(session, customer.id, now=now, until=lease)
+    return await carry_out(resources, StartedRun(_snapshot(customer), claimed, held_elsewhere, lease, handled),
+                           final=final)
 
 
 async def begin_for_events(session: AsyncSession, settings: Settings, customer: CustomerSnapshot,
@@ -172,16 +177,14 @@ async def begin_for_events(session: AsyncSession, settings: Settings, customer: 
     return StartedRun(customer, claimed, held_elsewhere, lease, len(events))
 
 
-async def carry_out(resources: WorkerResources, started: StartedRun, *, final: bool = False,
-                    run: ProvisioningRun | None = None) -> ProvisioningRun:
+async def carry_out(resources: WorkerResources, started: StartedRun, *, final: bool = False) -> ProvisioningRun:
     """Run the claimed steps side by side, and the follow-ups each claims, each recorded on its own.
 
     Raises :class:`StepsFailed` or :class:`StepsBusy` when steps are left to do."""
-    run = run or ProvisioningRun(customer_id=started.customer.id, events_handled=started.events_handled,
-                                 held_elsewhere=started.held_elsewhere)
+    run = ProvisioningRun(started)
     snapshot = started.customer
-    if run.events_handled:
-        log.info("outbox.handled", customer_id=str(snapshot.id), events=run.events_handled)
+    if started.events_handled:
+        log.info("outbox.handled", customer_id=str(snapshot.id), events=started.events_handled)
     round_ = [(step, snapshot) for step in started.claimed]
     while round_:
         results = await asyncio.gather(*(_run_step(resources, seen, step, run, started.lease, final)
@@ -189,8 +192,8 @@ async def carry_out(resources: WorkerResources, started: StartedRun, *, final: b
         round_ = [follow_up for claimed_next in results for follow_up in claimed_next]
     if run.failed:
         raise StepsFailed(", ".join(f"{step}: {error}" for step, error in run.failed.items()))
-    if run.held_elsewhere:
-        raise StepsBusy(f"{run.held_elsewhere} step(s) of customer {snapshot.id} held by another runner")
+    if started.held_elsewhere:
+        raise StepsBusy(f"{started.held_elsewhere} step(s) of customer {snapshot.id} held by another runner")
     return run
 
 
@@ -251,22 +254,16 @@ async def _record(session: AsyncSession, customer: CustomerRow, step: Step, outc
                   lease: datetime) -> _Ended:
     """Record the step's end, want and claim its follow-ups, activate when the plan is complete."""
     states = await end_step(session, customer.id, step, outcome.status, outcome.external_ref)
-    changes: dict[str, Any] = {}
-    if outcome.keycloak_user_id is not None and outcome.keycloak_user_id != customer.keycloak_user_id:
-        changes["keycloak_user_id"] = outcome.keycloak_user_id
     claimed: list[Step] = []
     wanted = follow_ups(step, outcome.status)
     if wanted:
         claimed = await want_and_claim(session, customer.id, wanted, now=clock.now(), until=lease)
-    activated = False
-    before = customer_state(customer)
+    before = after = customer_state(customer)
     if step in ACTIVATION_STEPS and outcome.status is StepStatus.DONE:
         after, _ = before.activate(provisioning_complete=activation_complete(states))
-        if after != before:
-            changes.update(state_values(after))
-            activated = True
-    if changes:
-        await session.execute(update(CustomerRecord).where(CustomerRecord.id == customer.id).values(changes))
-    snapshot = replace(_snapshot(customer), keycloak_user_id=changes.get("keycloak_user_id", customer.keycloak_user_id),
+    keycloak_user_id = outcome.keycloak_user_id or customer.keycloak_user_id
+    if after != before or keycloak_user_id != customer.keycloak_user_id:
+        await update_state(session, after, keycloak_user_id=keycloak_user_id)
+    snapshot = replace(_snapshot(customer), keycloak_user_id=keycloak_user_id,
                        temporary_password=outcome.temporary_password)
-    return _Ended(claimed, snapshot, activated, disable_login=before.suspended)
+    return _Ended(claimed, snapshot, activated=after != before, disable_login=before.suspended)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, func, or_, select, update
+from sqlalchemy import ARRAY, ColumnElement, String, Table, Uuid, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,9 +26,9 @@ _UNFINISHED = (StepStatus.PENDING.value, StepStatus.FAILED.value)
 
 async def want(session: AsyncSession, customer_id: uuid.UUID, steps: Iterable[Step]) -> None:
     """Record that the steps are wanted; a step already done, skipped or under way is left as it is."""
-    rows = [{"customer_id": customer_id, "step": step.value} for step in steps]
-    if rows:
-        await session.execute(insert(ProvisioningStepRecord).values(rows).on_conflict_do_nothing())
+    names = [step.value for step in steps]
+    if names:
+        await session.execute(_WANT, {"the_customer": customer_id, "the_steps": names})
 
 
 async def reopen(session: AsyncSession, customer_id: uuid.UUID, step: Step) -> None:
@@ -81,6 +81,11 @@ _CLAIMED = (
 # the statement's snapshot is the one before the claim: the statuses, which a claim leaves alone
 _CLAIM_UNFINISHED = select(_T.step, _T.status, _T.step.in_(select(_CLAIMED.c.step))).where(
     _T.customer_id == bindparam("the_customer"))
+
+_WANT = insert(_TABLE).from_select(
+    ["customer_id", "step"],
+    select(bindparam("the_customer", type_=Uuid), func.unnest(bindparam("the_steps", type_=ARRAY(String))))
+).on_conflict_do_nothing()
 
 _NEW_CLAIMED = insert(_TABLE).values(
     customer_id=bindparam("the_customer"), step=bindparam("the_step"), claimed_until=bindparam("the_until"))

@@ -52,8 +52,8 @@ async def test_moments_read_back_are_in_utc_whatever_the_server_time_zone(databa
 async def relay(database_url: str) -> AsyncIterator[tuple[Relay, list[int]]]:
     relayed: list[int] = []
 
-    async def record(queue: Queue, settings: Settings, ids: list[int]) -> None:
-        relayed.extend(ids)
+    async def record(queue: Queue, settings: Settings, by_owner: list[list[int]]) -> None:
+        relayed.extend(row_id for owned in by_owner for row_id in owned)
 
     feed = Feed("kyc-inbox", "kyc_callback_received", KycCallbackRecord, KycCallbackRecord.queued_at,
                 (KycCallbackRecord.external_user_id, KycCallbackRecord.applicant_id), record)

@@ -113,7 +113,7 @@ async def approved_customer(sessions: Sessions) -> tuple[uuid.UUID, int]:
         after, events = customer_state(record).apply_kyc(APPROVED)
         store_state(record, after)
         for event in events:
-            write_event(session, event)
+            await write_event(session, event)
     return record.id, await newest_event(sessions, record.id)
 
 
@@ -218,7 +218,7 @@ async def test_a_suspended_customer_gets_no_login_and_no_email_but_a_frozen_acco
         after, events = customer_state(record).suspend()
         store_state(record, after)
         for event in events:
-            write_event(session, event)
+            await write_event(session, event)
     run = await provision(resources, outbox_id=await newest_event(sessions, customer_id))
     assert run.events_handled == 2
     assert run.ended["keycloak_user"] == "skipped"

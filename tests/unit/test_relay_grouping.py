@@ -30,7 +30,7 @@ def test_rows_are_grouped_by_their_owner_in_order() -> None:
 
 async def test_callbacks_of_one_customer_make_one_fold_job_keyed_by_the_newest() -> None:
     queue = RecordingQueue()
-    await enqueue_callbacks(cast(Queue, queue), SETTINGS, [7, 3, 5])
+    await enqueue_callbacks(cast(Queue, queue), SETTINGS, [[7, 3, 5]])
     [(name, arguments)] = queue.enqueued
     assert name == job_name(process_kyc_callback) == "process_kyc_callback"
     assert (arguments["key"], arguments["callback_id"], arguments["earlier"]) == ("kyc-callback:7", 7, [3, 5])
@@ -39,13 +39,13 @@ async def test_callbacks_of_one_customer_make_one_fold_job_keyed_by_the_newest()
 
 async def test_a_single_callback_has_no_earlier_ones() -> None:
     queue = RecordingQueue()
-    await enqueue_callbacks(cast(Queue, queue), SETTINGS, [4])
+    await enqueue_callbacks(cast(Queue, queue), SETTINGS, [[4]])
     assert "earlier" not in queue.enqueued[0][1]
 
 
 async def test_events_of_one_customer_make_one_provisioning_job_for_the_newest() -> None:
     queue = RecordingQueue()
-    await enqueue_outbox_events(cast(Queue, queue), SETTINGS, [11, 12])
+    await enqueue_outbox_events(cast(Queue, queue), SETTINGS, [[11, 12]])
     assert queue.enqueued == [(job_name(provision_customer), {
         "key": "outbox:12", "outbox_id": 12, "timeout": SETTINGS.job_timeout_seconds,
         "retries": SETTINGS.job_max_attempts, "retry_delay": SETTINGS.job_backoff_base_seconds,
