@@ -9,6 +9,7 @@ gives up. Libraries' per-command chatter stays below INFO.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 import uuid
@@ -24,9 +25,12 @@ __all__ = ["REQUEST_ID_HEADER", "configure_logging", "log_job_outcome", "on_requ
 REQUEST_ID_HEADER = "x-request-id"
 
 
+_NEEDS_QUOTES = re.compile(r'[ "=\n]').search
+
+
 def _value(value: Any) -> str:
-    text = str(value)
-    return text if text and not any(c in text for c in ' "=\n') else repr(text)
+    text = value if type(value) is str else str(value)
+    return repr(text) if not text or _NEEDS_QUOTES(text) else text
 
 
 def render_line(_: Any, __: str, event: dict[str, Any]) -> str:
@@ -36,7 +40,9 @@ def render_line(_: Any, __: str, event: dict[str, Any]) -> str:
     every line, at five times the CPU: a line per request is on every request's path.)"""
     moment, level, name = event.pop("timestamp", ""), event.pop("level", ""), event.pop("event", "")
     exception = event.pop("exception", None)
-    line = " ".join([f"{moment} [{level}] {name}", *(f"{key}={_value(value)}" for key, value in event.items())])
+    line = f"{moment} [{level}] {name}"
+    if event:
+        line += " " + " ".join([f"{key}={_value(value)}" for key, value in event.items()])
     return f"{line}\n{exception}" if exception else line
 
 
@@ -51,7 +57,7 @@ def configure_logging(level: str = "INFO", *, json: bool = False) -> None:
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.WriteLoggerFactory(sys.stderr),  # a line is one write (print makes two)
         cache_logger_on_first_use=False,
     )
     # libraries that log through the standard library end up in the same stream and format

@@ -5,7 +5,8 @@ import time
 import pytest
 from saq.job import Job, Status
 
-from service.logging import configure_logging, log_job_outcome
+from service.customers.domain import CustomerType
+from service.logging import configure_logging, log_job_outcome, render_line
 
 
 def _fail_with_a_secret_in_scope() -> None:
@@ -84,3 +85,15 @@ def test_saqs_own_per_attempt_error_and_the_smtp_chatter_stay_out_of_info(capsys
     logging.getLogger("saq").warning("No active workers found for queue onboarding")
     lines = _lines(capsys.readouterr().err)
     assert [line["event"] for line in lines] == ["No active workers found for queue onboarding"]
+
+
+def test_a_line_quotes_only_the_values_that_would_break_it_apart() -> None:
+    line = render_line(None, "info", {"timestamp": "2026-12-04T10:00:00Z", "level": "info", "event": "request",
+                                      "path": "/api/customers", "status": 200, "type": CustomerType.INDIVIDUAL,
+                                      "reason": "two words", "quoted": 'say "hi"', "pair": "a=b", "lines": "a\nb",
+                                      "empty": "", "none": None})
+    assert line == ("2026-12-04T10:00:00Z [info] request path=/api/customers status=200 type=individual "
+                    "reason='two words' quoted='say \"hi\"' pair='a=b' lines='a\\nb' empty='' none=None")
+    assert render_line(None, "info", {"timestamp": "t", "level": "info", "event": "started"}) == "t [info] started"
+    assert render_line(None, "error", {"timestamp": "t", "level": "error", "event": "failed",
+                                       "exception": "Traceback …"}) == "t [error] failed\nTraceback …"
