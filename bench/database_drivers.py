@@ -83,7 +83,7 @@ async def measure(args: argparse.Namespace, _: Path) -> dict[str, Any]:
                                  "payload jsonb NOT NULL)")
         await connection.close()
         rates: dict[str, list[float]] = {"asyncpg": [], "psycopg": []}
-        for _ in range(args.rounds):
+        for _round in range(args.rounds):
             rates["asyncpg"].append(await _with_asyncpg(url, args.inserts, args.concurrency))
             rates["psycopg"].append(await _with_psycopg(url, args.inserts, args.concurrency))
     best = {driver: max(values) for driver, values in rates.items()}

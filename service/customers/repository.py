@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from psycopg.errors import UniqueViolation
-from sqlalchemy import Row, Select, Table, and_, bindparam, or_, select, update
+from sqlalchemy import Select, Table, and_, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +27,7 @@ from service.customers.domain import (
     VerificationStatus,
     is_public_id,
 )
+from service.db.driver import DriverStatement
 from service.db.models import CustomerRecord
 
 __all__ = [
@@ -81,8 +82,8 @@ async def insert_customer(session: AsyncSession, *, email: str, customer_type: C
     return record
 
 
-# a row of a Core statement on the customers table
-CustomerRow = Row[*tuple[Any, ...]]
+# a row of a Core statement on the customers table (SQLAlchemy's Row, or a DriverStatement's named tuple)
+CustomerRow = Any
 # the columns a customer's lifecycle state is read from (a Core statement may select only these)
 STATE_COLUMNS = (CustomerRecord.id, CustomerRecord.customer_type, CustomerRecord.kyc_status,
                  CustomerRecord.verification_status, CustomerRecord.kyc_level, CustomerRecord.activity_status,
@@ -131,14 +132,14 @@ _customers = cast(Table, CustomerRecord.__table__)
 _STATE_NAMES = (*(c.key for c in STATE_COLUMNS if c.key not in ("id", "customer_type")), "keycloak_user_id")
 # built once (building an UPDATE anew costs more CPU than the database spends running it); parameters
 # not named after columns, which a Core UPDATE would take as values to set
-_UPDATE_STATE = (update(_customers).where(_customers.c.id == bindparam("the_customer"))
-                 .values({name: bindparam(f"new_{name}") for name in _STATE_NAMES}))
+_UPDATE_STATE = DriverStatement(update(_customers).where(_customers.c.id == bindparam("the_customer"))
+                                .values({name: bindparam(f"new_{name}") for name in _STATE_NAMES}))
 
 
 async def update_state(session: AsyncSession, state: Customer, *, keycloak_user_id: str | None) -> None:
     """Write a lifecycle state (and the customer's Keycloak user) to the customer's locked row."""
-    await session.execute(_UPDATE_STATE, {"the_customer": state.id, "new_keycloak_user_id": keycloak_user_id,
-                                          **{f"new_{name}": value for name, value in state_values(state).items()}})
+    await _UPDATE_STATE.run(session, {"the_customer": state.id, "new_keycloak_user_id": keycloak_user_id,
+                                      **{f"new_{name}": value for name, value in state_values(state).items()}})
 
 
 def store_state(record: CustomerRecord, state: Customer) -> None:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import structlog
-from sqlalchemy import Row, Table, bindparam, or_, select, update
+from sqlalchemy import Table, any_, bindparam, or_, select, update
+from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service import clock
@@ -28,6 +29,7 @@ from service.customers.domain import (
     kyc_level_name,
 )
 from service.customers.repository import STATE_COLUMNS, CustomerRow, customer_state, update_state
+from service.db.driver import DriverStatement
 from service.db.models import CustomerRecord, KycCallbackRecord
 from service.kyc.domain import (
     APPLICANT_REVIEWED,
@@ -83,31 +85,32 @@ _CALLBACK_COLUMNS = (KycCallbackRecord.id, KycCallbackRecord.status, KycCallback
 # and what provisioning needs of the customer, when the fold begins it in the same transaction
 _CUSTOMER_COLUMNS = (*STATE_COLUMNS, CustomerRecord.email, CustomerRecord.keycloak_user_id)
 _callbacks = cast(Table, KycCallbackRecord.__table__)
-_TRIGGER = select(*_CALLBACK_COLUMNS).where(KycCallbackRecord.id == bindparam("the_id"))
-_FAILED = (update(_callbacks).where(_callbacks.c.id == bindparam("the_id"))
-           .values(status=CallbackStatus.FAILED.value, last_error=bindparam("the_error"),
-                   processed_at=bindparam("the_now")))
-_DONE = (update(_callbacks).where(_callbacks.c.id == bindparam("the_id"))
-         .values(status=bindparam("the_status"), attempts=_callbacks.c.attempts + 1, processed_at=bindparam("the_now")))
+_TRIGGER = DriverStatement(select(*_CALLBACK_COLUMNS).where(KycCallbackRecord.id == bindparam("the_id")))
+_FAILED = DriverStatement(update(_callbacks).where(_callbacks.c.id == bindparam("the_id"))
+                          .values(status=CallbackStatus.FAILED.value, last_error=bindparam("the_error"),
+                                  processed_at=bindparam("the_now")))
+_DONE = DriverStatement(update(_callbacks).where(_callbacks.c.id == bindparam("the_id"))
+                        .values(status=bindparam("the_status"), attempts=_callbacks.c.attempts + 1,
+                                processed_at=bindparam("the_now")))
 
-CallbackRow = Row[*tuple[Any, ...]]
+CallbackRow = Any  # a row of _CALLBACK_COLUMNS, a DriverStatement's named tuple
 
 
 # the callback's customer, by its externalUserId or its applicantId (either may be NULL), locked
-_CUSTOMER_OF_CALLBACK = (
+_CUSTOMER_OF_CALLBACK = DriverStatement(
     select(*_CUSTOMER_COLUMNS)
     .where(or_(CustomerRecord.id == bindparam("the_id"), CustomerRecord.applicant_id == bindparam("the_applicant")))
     .with_for_update().limit(1)
 )
 # the open callbacks of a customer: the trigger, those naming the customer, or its applicant, or the
 # trigger's (each may be NULL)
-_OPEN_CALLBACKS_OF = (
+_OPEN_CALLBACKS_OF = DriverStatement(
     select(*_CALLBACK_COLUMNS, KycCallbackRecord.payload)
     .where(or_(KycCallbackRecord.id == bindparam("the_trigger"),
                KycCallbackRecord.external_user_id == bindparam("the_customer"),
                KycCallbackRecord.applicant_id == bindparam("the_applicant"),
                KycCallbackRecord.applicant_id == bindparam("the_triggers_applicant")),
-           KycCallbackRecord.status.in_(_OPEN))
+           KycCallbackRecord.status == any_(array(_OPEN)))
     .order_by(KycCallbackRecord.id)
 )
 
@@ -119,8 +122,8 @@ async def _customer_for(session: AsyncSession, row: CallbackRow) -> CustomerRow 
             customer_id = uuid.UUID(row.external_user_id)
     if customer_id is None and not row.applicant_id:
         return None
-    return (await session.execute(_CUSTOMER_OF_CALLBACK, {"the_id": customer_id,
-                                                          "the_applicant": row.applicant_id or None})).first()
+    return await _CUSTOMER_OF_CALLBACK.first(session, {"the_id": customer_id,
+                                                       "the_applicant": row.applicant_id or None})
 
 
 def _level_problem(callback: Callback, customer: CustomerRow, settings: Settings) -> str | None:
@@ -182,7 +185,7 @@ async def process_callbacks(sessions: async_sessionmaker[AsyncSession], settings
     """Fold the customer's callbacks up to ``callback_id``. ``hand_over``: the caller runs the
     provisioning of the events raised itself (see ``service.outbox.write_event``)."""
     async with sessions.begin() as session:
-        trigger = (await session.execute(_TRIGGER, {"the_id": callback_id})).first()
+        trigger = await _TRIGGER.first(session, {"the_id": callback_id})
         if trigger is None:
             return ProcessingResult(None, 0, False)
         customer = await _customer_for(session, trigger)
@@ -198,9 +201,9 @@ async def process_callbacks(sessions: async_sessionmaker[AsyncSession], settings
             return ProcessingResult(None, 1 if trigger.status == CallbackStatus.ORPHAN else 0, False)
 
         # read under the customer's lock: another job may have processed the trigger meanwhile
-        rows = (await session.execute(_OPEN_CALLBACKS_OF, {
+        rows = await _OPEN_CALLBACKS_OF.rows(session, {
             "the_trigger": trigger.id, "the_customer": str(customer.id), "the_applicant": customer.applicant_id or None,
-            "the_triggers_applicant": trigger.applicant_id or None})).all()
+            "the_triggers_applicant": trigger.applicant_id or None})
         fresh = [r for r in rows if r.status == CallbackStatus.RECEIVED]
         if not fresh:
             return ProcessingResult(customer.id, 0, False)
@@ -224,7 +227,7 @@ async def process_callbacks(sessions: async_sessionmaker[AsyncSession], settings
                 log.info("kyc.callback_processed", callback_id=row.id, type=row.type, status=status)
         for statement, values in ((_FAILED, failed), (_DONE, done)):
             if values:
-                await session.execute(statement, values)
+                await statement.run_many(session, values)
 
         start = KycFacts.initial(link_created=customer.kyc_started_at is not None, applicant_id=customer.applicant_id)
         before = customer_state(customer)

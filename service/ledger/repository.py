@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.customers.domain import CustomerType
+from service.db.driver import DriverStatement
 from service.ledger.domain import (
     CURRENCY,
     SETTLEMENT_ACCOUNT_CODE,
@@ -130,7 +131,8 @@ async def open_deposit_account(session: AsyncSession, customer_id: uuid.UUID,
 
 
 # built once, run with each customer's values (building it anew costs more CPU than running it)
-_OPEN_DEPOSIT_ACCOUNT = (
+# sent on the driver (``service.db.driver``): the provisioning step's statements, once a customer
+_OPEN_DEPOSIT_ACCOUNT = DriverStatement(
     pg_insert(cast(Table, LedgerAccountRecord.__table__))  # the table: with values, an entity means a bulk insert
     .from_select(["code", "name", "external_id", "account_set_id", "normal_balance", "currency",
                   "overdraft_prevented"],
@@ -141,8 +143,8 @@ _OPEN_DEPOSIT_ACCOUNT = (
     .on_conflict_do_nothing(index_elements=[LedgerAccountRecord.external_id])
     .returning(LedgerAccountRecord.id)
 )
-_DEPOSIT_ACCOUNT_ID = select(LedgerAccountRecord.id).where(
-    LedgerAccountRecord.external_id == bindparam("the_external_id"))
+_DEPOSIT_ACCOUNT_ID = DriverStatement(select(LedgerAccountRecord.id).where(
+    LedgerAccountRecord.external_id == bindparam("the_external_id")))
 
 
 async def ensure_deposit_account(session: AsyncSession, customer_id: uuid.UUID,
@@ -150,16 +152,16 @@ async def ensure_deposit_account(session: AsyncSession, customer_id: uuid.UUID,
     """:func:`open_deposit_account`, answering only the account's id: one statement when it opens it
     (the account set is looked up in the ``INSERT``), a second when the account was there already."""
     set_name = deposit_account_set_name(customer_type)
-    opened = await session.scalar(_OPEN_DEPOSIT_ACCOUNT, {
+    opened = await _OPEN_DEPOSIT_ACCOUNT.first(session, {
         "the_code": deposit_account_code(customer_id), "the_name": f"USD deposit account of customer {customer_id}",
         "the_external_id": str(customer_id), "the_set": set_name})
     if opened is not None:
-        return cast(uuid.UUID, opened)
+        return cast(uuid.UUID, opened.id)
     # opened before (or by a concurrent transaction, now committed): this statement's snapshot sees it
-    found = await session.scalar(_DEPOSIT_ACCOUNT_ID, {"the_external_id": str(customer_id)})
+    found = await _DEPOSIT_ACCOUNT_ID.first(session, {"the_external_id": str(customer_id)})
     if found is None:
         raise LookupError(f"ledger account set {set_name!r} is missing: are the migrations applied?")
-    return cast(uuid.UUID, found)
+    return cast(uuid.UUID, found.id)
 
 
 async def deposit_account(session: AsyncSession, customer_id: uuid.UUID, *,

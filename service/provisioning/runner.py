@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service import clock
 from service.customers.domain import CustomerType
 from service.customers.repository import STATE_COLUMNS, CustomerRow, customer_state, update_state
+from service.db.driver import DriverStatement
 from service.db.models import CustomerRecord, OutboxRecord
 from service.events import CustomerEvent
 from service.outbox import parse_event
@@ -70,7 +71,7 @@ class StartedRun:
     customer: CustomerSnapshot
     claimed: list[Step]
     held_elsewhere: int  # unfinished steps another runner holds
-    lease: datetime  # the claims' end
+    lease: datetime  # the claims' end (``clock.lease_now``'s time)
     events_handled: int
 
 
@@ -91,18 +92,18 @@ class ProvisioningRun:
         return self.started.events_handled if self.started else 0
 
 
-# built once (see service.provisioning.steps); the customer's row lock orders everything that touches its
-# steps and statuses, across workers
-_LOCKED_CUSTOMER = (select(*_CUSTOMER_COLUMNS).where(CustomerRecord.id == bindparam("the_customer"))
-                    .with_for_update(of=CustomerRecord))
-_EVENTS_CUSTOMER_LOCKED = (
+# built once and sent on the driver (see service.provisioning.steps); the customer's row lock orders
+# everything that touches its steps and statuses, across workers
+_LOCKED_CUSTOMER = DriverStatement(select(*_CUSTOMER_COLUMNS).where(CustomerRecord.id == bindparam("the_customer"))
+                                   .with_for_update(of=CustomerRecord))
+_EVENTS_CUSTOMER_LOCKED = DriverStatement(
     select(*_CUSTOMER_COLUMNS)
     .where(CustomerRecord.id == select(OutboxRecord.customer_id).where(OutboxRecord.id == bindparam("the_event"))
            .scalar_subquery())
     .with_for_update(of=CustomerRecord)
 )
 _outbox = cast(Table, OutboxRecord.__table__).c
-_HANDLE_EVENTS = (
+_HANDLE_EVENTS = DriverStatement(
     update(cast(Table, OutboxRecord.__table__))
     .where(_outbox.customer_id == bindparam("the_customer"), _outbox.id <= bindparam("up_to"),
            _outbox.handled_at.is_(None))
@@ -115,18 +116,17 @@ _EVERY_EVENT = 2**63 - 1  # the largest outbox id
 
 
 async def _locked_customer(session: AsyncSession, customer_id: uuid.UUID) -> CustomerRow | None:
-    return (await session.execute(_LOCKED_CUSTOMER, {"the_customer": customer_id})).one_or_none()
+    return await _LOCKED_CUSTOMER.first(session, {"the_customer": customer_id})
 
 
 async def _event_customer_locked(session: AsyncSession, outbox_id: int) -> CustomerRow | None:
     """The customer of the outbox event, found and locked in one statement."""
-    return (await session.execute(_EVENTS_CUSTOMER_LOCKED, {"the_event": outbox_id})).one_or_none()
+    return await _EVENTS_CUSTOMER_LOCKED.first(session, {"the_event": outbox_id})
 
 
 async def _handle_events(session: AsyncSession, customer_id: uuid.UUID, up_to: int, now: datetime) -> int:
     """Want the steps of this event and of every earlier unhandled one of the customer, in order."""
-    handled = (await session.execute(_HANDLE_EVENTS, {"the_customer": customer_id, "up_to": up_to,
-                                                      "the_now": now})).all()
+    handled = await _HANDLE_EVENTS.rows(session, {"the_customer": customer_id, "up_to": up_to, "the_now": now})
     events = [parse_event(event_type, payload) for _, event_type, payload in sorted(handled)]
     await want(session, customer_id, _steps_of([event for event in events if event is not None]))
     return len(handled)
@@ -147,8 +147,8 @@ async def provision(resources: WorkerResources, *, outbox_id: int | None = None,
 
     ``final``: this is the last attempt the queue allows, so a failure marks its step ``failed``.
     Raises :class:`StepsFailed` or :class:`StepsBusy` when steps are left to do."""
-    now = clock.now()
-    lease = now + timedelta(seconds=resources.settings.job_timeout_seconds)
+    now, claimed_at = clock.now(), clock.lease_now()
+    lease = claimed_at + timedelta(seconds=resources.settings.job_timeout_seconds)
     async with resources.sessions.begin() as session:
         if outbox_id is not None:
             customer = await _event_customer_locked(session, outbox_id)
@@ -160,7 +160,7 @@ async def provision(resources: WorkerResources, *, outbox_id: int | None = None,
             return ProvisioningRun()
         # by customer (a retry, a re-drive): every event of theirs not handled yet
         handled = await _handle_events(session, customer.id, outbox_id or _EVERY_EVENT, now)
-        claimed, held_elsewhere = await claim_unfinished(session, customer.id, now=now, until=lease)
+        claimed, held_elsewhere = await claim_unfinished(session, customer.id, now=claimed_at, until=lease)
     return await carry_out(resources, StartedRun(_snapshot(customer), claimed, held_elsewhere, lease, handled),
                            final=final)
 
@@ -170,10 +170,10 @@ async def begin_for_events(session: AsyncSession, settings: Settings, customer: 
     """In the transaction that raised ``events`` (written handled, see ``service.outbox``), under the
     customer's lock it holds: want their steps and claim the customer's unfinished ones. Saves the run
     a transaction of its own (BEGIN, the lock, the outbox rows marked handled, COMMIT)."""
-    now = clock.now()
-    lease = now + timedelta(seconds=settings.job_timeout_seconds)
+    claimed_at = clock.lease_now()
+    lease = claimed_at + timedelta(seconds=settings.job_timeout_seconds)
     await want(session, customer.id, _steps_of(events))
-    claimed, held_elsewhere = await claim_unfinished(session, customer.id, now=now, until=lease)
+    claimed, held_elsewhere = await claim_unfinished(session, customer.id, now=claimed_at, until=lease)
     return StartedRun(customer, claimed, held_elsewhere, lease, len(events))
 
 
@@ -257,7 +257,7 @@ async def _record(session: AsyncSession, customer: CustomerRow, step: Step, outc
     claimed: list[Step] = []
     wanted = follow_ups(step, outcome.status)
     if wanted:
-        claimed = await want_and_claim(session, customer.id, wanted, now=clock.now(), until=lease)
+        claimed = await want_and_claim(session, customer.id, wanted, now=clock.lease_now(), until=lease)
     before = after = customer_state(customer)
     if step in ACTIVATION_STEPS and outcome.status is StepStatus.DONE:
         after, _ = before.activate(provisioning_complete=activation_complete(states))

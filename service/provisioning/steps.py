@@ -11,10 +11,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import ARRAY, ColumnElement, String, Table, Uuid, and_, bindparam, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ARRAY, ColumnElement, String, Table, Uuid, and_, any_, bindparam, func, or_, select, update
+from sqlalchemy.dialects.postgresql import array, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.db.driver import DriverStatement
 from service.db.models import ProvisioningStepRecord
 from service.provisioning.plan import Step, StepStatus
 
@@ -28,7 +29,7 @@ async def want(session: AsyncSession, customer_id: uuid.UUID, steps: Iterable[St
     """Record that the steps are wanted; a step already done, skipped or under way is left as it is."""
     names = [step.value for step in steps]
     if names:
-        await session.execute(_WANT, {"the_customer": customer_id, "the_steps": names})
+        await _WANT.run(session, {"the_customer": customer_id, "the_steps": names})
 
 
 async def reopen(session: AsyncSession, customer_id: uuid.UUID, step: Step) -> None:
@@ -62,15 +63,17 @@ async def claim(session: AsyncSession, customer_id: uuid.UUID, *, now: datetime,
     return sorted(Step(step) for step in claimed)
 
 
-# The statements of a provisioning run, built once (their parameters are not named after columns, which
-# a Core UPDATE would take as values to set): a run executes them with its values (building a
-# statement anew each time costs more CPU than the database spends running it).
+# The statements of a provisioning run, built once and sent on the driver (``service.db.driver``; their
+# parameters are not named after columns, which a Core UPDATE would take as values to set): a run
+# executes them with its values (building a statement anew each time costs more CPU than the
+# database spends running it).
 _TABLE = cast(Table, ProvisioningStepRecord.__table__)
 _T = _TABLE.c
 
 
 def _claimable_now() -> ColumnElement[bool]:
-    return and_(_T.status.in_(_UNFINISHED), or_(_T.claimed_until.is_(None), _T.claimed_until < bindparam("the_now")))
+    return and_(_T.status == any_(array(_UNFINISHED)),
+                or_(_T.claimed_until.is_(None), _T.claimed_until < bindparam("the_now")))
 
 
 _CLAIMED = (
@@ -79,20 +82,20 @@ _CLAIMED = (
     .returning(_T.step).cte("claimed")
 )
 # the statement's snapshot is the one before the claim: the statuses, which a claim leaves alone
-_CLAIM_UNFINISHED = select(_T.step, _T.status, _T.step.in_(select(_CLAIMED.c.step))).where(
-    _T.customer_id == bindparam("the_customer"))
+_CLAIM_UNFINISHED = DriverStatement(select(_T.step, _T.status, _T.step.in_(select(_CLAIMED.c.step)).label("taken"))
+                                    .where(_T.customer_id == bindparam("the_customer")))
 
-_WANT = insert(_TABLE).from_select(
+_WANT = DriverStatement(insert(_TABLE).from_select(
     ["customer_id", "step"],
     select(bindparam("the_customer", type_=Uuid), func.unnest(bindparam("the_steps", type_=ARRAY(String))))
-).on_conflict_do_nothing()
+).on_conflict_do_nothing())
 
 _NEW_CLAIMED = insert(_TABLE).values(
     customer_id=bindparam("the_customer"), step=bindparam("the_step"), claimed_until=bindparam("the_until"))
-_WANT_AND_CLAIM = _NEW_CLAIMED.on_conflict_do_update(
+_WANT_AND_CLAIM = DriverStatement(_NEW_CLAIMED.on_conflict_do_update(
     index_elements=[_T.customer_id, _T.step], set_={"claimed_until": _NEW_CLAIMED.excluded.claimed_until},
     where=_claimable_now(),
-).returning(_T.step)
+).returning(_T.step))
 
 _ENDED = (
     update(_TABLE)
@@ -101,7 +104,7 @@ _ENDED = (
             external_ref=bindparam("the_ref"), claimed_until=None, updated_at=func.now())
     .returning(_T.step, _T.status).cte("ended")
 )
-_END_STEP = (
+_END_STEP = DriverStatement(
     select(_T.step, _T.status).where(_T.customer_id == bindparam("the_customer"), _T.step != bindparam("the_step"))
     .union_all(select(_ENDED.c.step, _ENDED.c.status))
 )
@@ -111,8 +114,7 @@ async def claim_unfinished(session: AsyncSession, customer_id: uuid.UUID, *, now
                            until: datetime) -> tuple[list[Step], int]:
     """:func:`claim` every unfinished step nobody holds, in one round trip; the steps claimed, and how
     many unfinished steps another runner holds."""
-    rows = (await session.execute(_CLAIM_UNFINISHED,
-                                  {"the_customer": customer_id, "the_now": now, "the_until": until})).all()
+    rows = await _CLAIM_UNFINISHED.rows(session, {"the_customer": customer_id, "the_now": now, "the_until": until})
     mine = sorted(Step(step) for step, _, taken in rows if taken)
     return mine, sum(1 for _, status, taken in rows if status in _UNFINISHED and not taken)
 
@@ -123,10 +125,10 @@ async def want_and_claim(session: AsyncSession, customer_id: uuid.UUID, steps: I
     step is written claimed, an existing one is claimed as :func:`claim` would; one statement a step."""
     claimed = []
     for step in steps:
-        taken = await session.scalar(_WANT_AND_CLAIM, {"the_customer": customer_id, "the_step": step.value,
+        taken = await _WANT_AND_CLAIM.first(session, {"the_customer": customer_id, "the_step": step.value,
                                                        "the_now": now, "the_until": until})
         if taken is not None:
-            claimed.append(Step(taken))
+            claimed.append(Step(taken.step))
     return sorted(claimed)
 
 
@@ -134,8 +136,8 @@ async def end_step(session: AsyncSession, customer_id: uuid.UUID, step: Step, st
                    external_ref: str | None) -> dict[Step, StepStatus]:
     """The step ran to its end (done or skipped): counted, its error cleared, its claim released. The
     customer's steps as they stand then (:func:`step_states`), read in the same round trip."""
-    rows = await session.execute(_END_STEP, {"the_customer": customer_id, "the_step": step.value,
-                                             "the_status": status.value, "the_ref": external_ref})
+    rows = await _END_STEP.rows(session, {"the_customer": customer_id, "the_step": step.value,
+                                          "the_status": status.value, "the_ref": external_ref})
     return {Step(name): StepStatus(state) for name, state in rows}
 
 

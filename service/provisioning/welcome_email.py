@@ -53,7 +53,10 @@ def compose_welcome_email(*, sender: str, to: str, username: str, password: str,
     if all(part.isascii() for part in (sender, to, text)) and len(html) < 900:
         # plain ASCII in short lines, the usual case: the classic MIME classes build and flatten it ten times
         # faster than EmailMessage's header-parsing policy (the same message: multipart/alternative, 7bit parts)
-        plain = MIMEMultipart("alternative")
+        # a boundary of its own: left to the generator, it is checked against the text with a regular
+        # expression compiled for every message (a random boundary is never in the cache)
+        boundary = f"===============welcome{secrets.token_hex(16)}=="
+        plain = MIMEMultipart("alternative", boundary=boundary if boundary not in text + html else None)
         for name, value in (("Subject", _SUBJECT), ("From", sender), ("To", to), ("Message-ID", message_id)):
             plain[name] = value
         plain.attach(MIMEText(text, "plain", "us-ascii"))

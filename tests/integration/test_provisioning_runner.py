@@ -4,9 +4,10 @@ the ones that succeeded, a step another runner holds is not run twice, suspensio
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any, cast
 
@@ -14,6 +15,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service import clock
 from service.customers.domain import ActivityStatus, CustomerType, KycLevel, KycStatus, VerificationStatus
 from service.customers.repository import customer_state, insert_customer, store_state
 from service.db.engine import create_engine, session_factory
@@ -207,6 +209,40 @@ async def test_a_step_held_by_another_runner_is_left_to_it(
     assert directory.made == []
     assert (await states(sessions, customer_id))[Step.DEPOSIT_ACCOUNT] is StepStatus.DONE
     assert mail.sent == []
+
+
+async def test_a_step_under_way_stays_its_runners_however_far_scenario_time_moves_on(
+        sessions: Sessions, resources: WorkerResources, directory: FakeDirectory,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the sandbox's virtual clock may move on by an hour while a job runs (a scenario's advance_clock):
+    # the email step the first run is sending must not be handed to a re-drive's run meanwhile
+    entered, release = asyncio.Event(), asyncio.Event()
+    sent: list[EmailMessage] = []
+
+    async def slow_mail(settings: Settings, message: EmailMessage) -> None:
+        sent.append(message)
+        if len(sent) == 1:  # the first run's email is under way until released
+            entered.set()
+            await release.wait()
+
+    monkeypatch.setattr(actions, "send_email", slow_mail)
+    customer_id, outbox_id = await approved_customer(sessions)
+    first = asyncio.create_task(provision(resources, outbox_id=outbox_id))
+    try:
+        await asyncio.wait_for(entered.wait(), 10)
+        an_hour_later = datetime.now(UTC) + timedelta(hours=2)
+        remove = clock.use_clock(lambda: an_hour_later)
+        try:
+            with pytest.raises(StepsBusy):
+                await provision(resources, customer_id=customer_id)  # the re-drive's run
+        finally:
+            remove()
+        release.set()
+        assert (await asyncio.wait_for(first, 10)).ended["welcome_email"] == "done"
+    finally:
+        release.set()
+        first.cancel()
+    assert len(sent) == 1
 
 
 async def test_a_suspended_customer_gets_no_login_and_no_email_but_a_frozen_account(
