@@ -7,12 +7,13 @@ fails. The table is append-only (a trigger refuses UPDATE, DELETE and TRUNCATE).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, cast
 
 import msgspec
-from sqlalchemy import insert, select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service.db.driver import DriverStatement
 from service.db.engine import single_statements
 from service.db.models import AuditRecord
 
@@ -32,12 +33,17 @@ class AuditEntry(msgspec.Struct, frozen=True):
     request_id: str | None
 
 
+# built once and sent on the driver (``service.db.driver``): a guarded request's first statement
+_RECORD = DriverStatement(insert(cast(Table, AuditRecord.__table__)).values(
+    subject=bindparam("the_subject"), action=bindparam("the_action"), object=bindparam("the_object"),
+    decision=bindparam("the_decision"), reason=bindparam("the_reason"), request_id=bindparam("the_request")))
+
+
 async def record_decision(sessions: async_sessionmaker[AsyncSession], *, subject: str, action: str, object: str,
                           decision: Decision, reason: str | None = None, request_id: str | None = None) -> None:
     async with single_statements(sessions) as session:  # one INSERT, committed before the request goes on
-        await session.execute(insert(AuditRecord).values(
-            subject=subject, action=action, object=object, decision=decision, reason=reason, request_id=request_id,
-        ))
+        await _RECORD.run(session, {"the_subject": subject, "the_action": action, "the_object": object,
+                                    "the_decision": decision, "the_reason": reason, "the_request": request_id})
 
 
 async def recent_decisions(session: AsyncSession, *, subject: str | None = None, request_id: str | None = None,

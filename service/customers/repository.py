@@ -90,6 +90,8 @@ STATE_COLUMNS = (CustomerRecord.id, CustomerRecord.customer_type, CustomerRecord
                  CustomerRecord.applicant_id, CustomerRecord.kyc_started_at, CustomerRecord.kyc_reviewed_at,
                  CustomerRecord.kyc_reject_type, CustomerRecord.kyc_reject_labels,
                  CustomerRecord.kyc_moderation_comment, CustomerRecord.kyc_client_comment)
+# and what the jobs need besides: the state, where to send the welcome email, the customer's Keycloak user
+WORKING_COLUMNS = (*STATE_COLUMNS, CustomerRecord.email, CustomerRecord.keycloak_user_id)
 
 
 def customer_state(record: CustomerRecord | CustomerRow) -> Customer:
@@ -134,6 +136,17 @@ _STATE_NAMES = (*(c.key for c in STATE_COLUMNS if c.key not in ("id", "customer_
 # not named after columns, which a Core UPDATE would take as values to set
 _UPDATE_STATE = DriverStatement(update(_customers).where(_customers.c.id == bindparam("the_customer"))
                                 .values({name: bindparam(f"new_{name}") for name in _STATE_NAMES}))
+
+
+# the customer's row lock orders everything that changes its lifecycle, across APIs and workers
+_LOCKED = DriverStatement(select(*WORKING_COLUMNS).where(CustomerRecord.id == bindparam("the_customer"))
+                          .with_for_update(of=CustomerRecord))
+
+
+async def lock_customer(session: AsyncSession, customer_id: uuid.UUID) -> CustomerRow | None:
+    """The customer's row (:data:`WORKING_COLUMNS`) locked ``FOR UPDATE`` until the transaction ends;
+    None when there is no such customer."""
+    return await _LOCKED.first(session, {"the_customer": customer_id})
 
 
 async def update_state(session: AsyncSession, state: Customer, *, keycloak_user_id: str | None) -> None:

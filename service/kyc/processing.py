@@ -28,7 +28,7 @@ from service.customers.domain import (
     VerificationStatus,
     kyc_level_name,
 )
-from service.customers.repository import STATE_COLUMNS, CustomerRow, customer_state, update_state
+from service.customers.repository import WORKING_COLUMNS, CustomerRow, customer_state, update_state
 from service.db.driver import DriverStatement
 from service.db.models import CustomerRecord, KycCallbackRecord
 from service.kyc.domain import (
@@ -82,8 +82,6 @@ def _stored_facts(customer: CustomerRecord) -> KycFacts:
 # to flush; the writes are statements of their own)
 _CALLBACK_COLUMNS = (KycCallbackRecord.id, KycCallbackRecord.status, KycCallbackRecord.type,
                      KycCallbackRecord.external_user_id, KycCallbackRecord.applicant_id)
-# and what provisioning needs of the customer, when the fold begins it in the same transaction
-_CUSTOMER_COLUMNS = (*STATE_COLUMNS, CustomerRecord.email, CustomerRecord.keycloak_user_id)
 _callbacks = cast(Table, KycCallbackRecord.__table__)
 _TRIGGER = DriverStatement(select(*_CALLBACK_COLUMNS).where(KycCallbackRecord.id == bindparam("the_id")))
 _FAILED = DriverStatement(update(_callbacks).where(_callbacks.c.id == bindparam("the_id"))
@@ -98,7 +96,7 @@ CallbackRow = Any  # a row of _CALLBACK_COLUMNS, a DriverStatement's named tuple
 
 # the callback's customer, by its externalUserId or its applicantId (either may be NULL), locked
 _CUSTOMER_OF_CALLBACK = DriverStatement(
-    select(*_CUSTOMER_COLUMNS)
+    select(*WORKING_COLUMNS)  # provisioning's too: the fold begins it in the same transaction
     .where(or_(CustomerRecord.id == bindparam("the_id"), CustomerRecord.applicant_id == bindparam("the_applicant")))
     .with_for_update().limit(1)
 )

@@ -53,8 +53,11 @@ async def start_kyc(sessions: async_sessionmaker[AsyncSession], settings: Settin
     url = await sumsub.create_permalink(external_user_id=external_id, level_name=level, email=email)
 
     async with sessions.begin() as session:
-        record = await repository.find_customer(session, external_id, for_update=True)
-        repository.store_state(record, repository.customer_state(record).start_kyc(applicant_id, clock.now()).state)
+        locked = await repository.lock_customer(session, customer.id)
+        if locked is None:
+            raise repository.CustomerNotFound(reference)
+        started = repository.customer_state(locked).start_kyc(applicant_id, clock.now()).state
+        await repository.update_state(session, started, keycloak_user_id=locked.keycloak_user_id)
     log.info("kyc.link_created", customer_id=external_id, applicant_id=applicant_id, level=level)
     return StartedKyc(url=url, applicant_id=applicant_id, level_name=level)
 

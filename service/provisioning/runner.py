@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
 from service.customers.domain import CustomerType
-from service.customers.repository import STATE_COLUMNS, CustomerRow, customer_state, update_state
+from service.customers.repository import WORKING_COLUMNS, CustomerRow, customer_state, lock_customer, update_state
 from service.db.driver import DriverStatement
 from service.db.models import CustomerRecord, OutboxRecord
 from service.events import CustomerEvent
@@ -53,8 +53,6 @@ class StepsBusy(Exception):
     """Some of the customer's steps are being run by another runner; look again later."""
 
 
-# what a run reads of the customer, under the row lock: the lifecycle state and what the actions need
-_CUSTOMER_COLUMNS = (*STATE_COLUMNS, CustomerRecord.email, CustomerRecord.keycloak_user_id)
 
 
 def _snapshot(customer: CustomerRow) -> CustomerSnapshot:
@@ -94,10 +92,8 @@ class ProvisioningRun:
 
 # built once and sent on the driver (see service.provisioning.steps); the customer's row lock orders
 # everything that touches its steps and statuses, across workers
-_LOCKED_CUSTOMER = DriverStatement(select(*_CUSTOMER_COLUMNS).where(CustomerRecord.id == bindparam("the_customer"))
-                                   .with_for_update(of=CustomerRecord))
 _EVENTS_CUSTOMER_LOCKED = DriverStatement(
-    select(*_CUSTOMER_COLUMNS)
+    select(*WORKING_COLUMNS)
     .where(CustomerRecord.id == select(OutboxRecord.customer_id).where(OutboxRecord.id == bindparam("the_event"))
            .scalar_subquery())
     .with_for_update(of=CustomerRecord)
@@ -113,10 +109,6 @@ _HANDLE_EVENTS = DriverStatement(
 
 
 _EVERY_EVENT = 2**63 - 1  # the largest outbox id
-
-
-async def _locked_customer(session: AsyncSession, customer_id: uuid.UUID) -> CustomerRow | None:
-    return await _LOCKED_CUSTOMER.first(session, {"the_customer": customer_id})
 
 
 async def _event_customer_locked(session: AsyncSession, outbox_id: int) -> CustomerRow | None:
@@ -153,7 +145,7 @@ async def provision(resources: WorkerResources, *, outbox_id: int | None = None,
         if outbox_id is not None:
             customer = await _event_customer_locked(session, outbox_id)
         elif customer_id is not None:
-            customer = await _locked_customer(session, customer_id)
+            customer = await lock_customer(session, customer_id)
         else:
             return ProvisioningRun()
         if customer is None:
@@ -204,7 +196,7 @@ async def _run_step(resources: WorkerResources, seen: CustomerSnapshot, step: St
     try:
         if action.in_transaction:
             async with resources.sessions.begin() as session:
-                customer = await _locked_customer(session, seen.id)
+                customer = await lock_customer(session, seen.id)
                 if customer is None:
                     raise LookupError("the customer is gone")
                 outcome = await action.run(ActionContext(resources, _snapshot(customer), session))
@@ -212,7 +204,7 @@ async def _run_step(resources: WorkerResources, seen: CustomerSnapshot, step: St
         else:
             outcome = await action.run(ActionContext(resources, seen))
             async with resources.sessions.begin() as session:
-                customer = await _locked_customer(session, seen.id)
+                customer = await lock_customer(session, seen.id)
                 if customer is None:
                     raise LookupError("the customer is gone")
                 ended = await _record(session, customer, step, outcome, lease)
