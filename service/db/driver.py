@@ -5,12 +5,10 @@ SQLAlchemy's execution path (the greenlet hop, an execution context, parameter a
 as much client CPU again as psycopg's own work on the statement (``bench.statement_costs``).
 :class:`DriverStatement` takes a Core statement, compiled once by SQLAlchemy for psycopg, and sends
 its SQL on the driver connection under the session: same transaction, same connection, same pool;
-only the per-call machinery is skipped. psycopg adapts the values itself; rows come back as named
-tuples with the column names the statement gives them.
-
-Only for statements whose values psycopg adapts exactly as SQLAlchemy would (checked when the
-statement is made: no type with a bind or result processor of its own, such as an ``Enum`` column,
-a ``TypeDecorator`` or an expanding ``IN``; give arrays instead).
+only the per-call machinery is skipped. The types' own bind and result processors (an ARRAY's list,
+JSON's text) are applied as SQLAlchemy would; rows come back as named tuples with the column names
+the statement gives them. An expanding ``IN``, rendered anew for each call, is refused when the
+statement is made: compare with ``any_(array(...))`` instead.
 """
 
 from __future__ import annotations

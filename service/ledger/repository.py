@@ -130,8 +130,8 @@ async def open_deposit_account(session: AsyncSession, customer_id: uuid.UUID,
     return await deposit_account(session, customer_id, recent=recent)
 
 
-# built once, run with each customer's values (building it anew costs more CPU than running it)
-# sent on the driver (``service.db.driver``): the provisioning step's statements, once a customer
+# the deposit-account step's statements: built once and sent on the driver (``service.db.driver``),
+# run with each customer's values (building them anew costs more CPU than running them)
 _OPEN_DEPOSIT_ACCOUNT = DriverStatement(
     pg_insert(cast(Table, LedgerAccountRecord.__table__))  # the table: with values, an entity means a bulk insert
     .from_select(["code", "name", "external_id", "account_set_id", "normal_balance", "currency",

@@ -53,8 +53,6 @@ class StepsBusy(Exception):
     """Some of the customer's steps are being run by another runner; look again later."""
 
 
-
-
 def _snapshot(customer: CustomerRow) -> CustomerSnapshot:
     return CustomerSnapshot(id=customer.id, email=customer.email, customer_type=CustomerType(customer.customer_type),
                             suspended=customer_state(customer).suspended, keycloak_user_id=customer.keycloak_user_id)
@@ -139,8 +137,6 @@ async def provision(resources: WorkerResources, *, outbox_id: int | None = None,
 
     ``final``: this is the last attempt the queue allows, so a failure marks its step ``failed``.
     Raises :class:`StepsFailed` or :class:`StepsBusy` when steps are left to do."""
-    now, claimed_at = clock.now(), clock.lease_now()
-    lease = claimed_at + timedelta(seconds=resources.settings.job_timeout_seconds)
     async with resources.sessions.begin() as session:
         if outbox_id is not None:
             customer = await _event_customer_locked(session, outbox_id)
@@ -151,10 +147,9 @@ async def provision(resources: WorkerResources, *, outbox_id: int | None = None,
         if customer is None:
             return ProvisioningRun()
         # by customer (a retry, a re-drive): every event of theirs not handled yet
-        handled = await _handle_events(session, customer.id, outbox_id or _EVERY_EVENT, now)
-        claimed, held_elsewhere = await claim_unfinished(session, customer.id, now=claimed_at, until=lease)
-    return await carry_out(resources, StartedRun(_snapshot(customer), claimed, held_elsewhere, lease, handled),
-                           final=final)
+        handled = await _handle_events(session, customer.id, outbox_id or _EVERY_EVENT, clock.now())
+        started = await _claim(session, resources.settings, _snapshot(customer), handled)
+    return await carry_out(resources, started, final=final)
 
 
 async def begin_for_events(session: AsyncSession, settings: Settings, customer: CustomerSnapshot,
@@ -162,11 +157,17 @@ async def begin_for_events(session: AsyncSession, settings: Settings, customer: 
     """In the transaction that raised ``events`` (written handled, see ``service.outbox``), under the
     customer's lock it holds: want their steps and claim the customer's unfinished ones. Saves the run
     a transaction of its own (BEGIN, the lock, the outbox rows marked handled, COMMIT)."""
+    await want(session, customer.id, _steps_of(events))
+    return await _claim(session, settings, customer, len(events))
+
+
+async def _claim(session: AsyncSession, settings: Settings, customer: CustomerSnapshot,
+                 events_handled: int) -> StartedRun:
+    """Claim the customer's unfinished steps for as long as a job may run, on the clock of leases."""
     claimed_at = clock.lease_now()
     lease = claimed_at + timedelta(seconds=settings.job_timeout_seconds)
-    await want(session, customer.id, _steps_of(events))
     claimed, held_elsewhere = await claim_unfinished(session, customer.id, now=claimed_at, until=lease)
-    return StartedRun(customer, claimed, held_elsewhere, lease, len(events))
+    return StartedRun(customer, claimed, held_elsewhere, lease, events_handled)
 
 
 async def carry_out(resources: WorkerResources, started: StartedRun, *, final: bool = False) -> ProvisioningRun:

@@ -126,7 +126,7 @@ async def want_and_claim(session: AsyncSession, customer_id: uuid.UUID, steps: I
     claimed = []
     for step in steps:
         taken = await _WANT_AND_CLAIM.first(session, {"the_customer": customer_id, "the_step": step.value,
-                                                       "the_now": now, "the_until": until})
+                                                      "the_now": now, "the_until": until})
         if taken is not None:
             claimed.append(Step(taken.step))
     return sorted(claimed)
