@@ -9,10 +9,10 @@ gives up. Libraries' per-command chatter stays below INFO.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import time
-import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -146,7 +146,8 @@ def request_id_middleware(app: ASGIApp, *, headers_for: dict[str, dict[str, str]
             await app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        request_id = _valid_request_id(headers.get(REQUEST_ID_HEADER.encode())) or uuid.uuid4().hex
+        # 32 hex digits, as uuid4().hex gave, at a fraction of its cost
+        request_id = _valid_request_id(headers.get(REQUEST_ID_HEADER.encode())) or os.urandom(16).hex()
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         path = scope["path"]

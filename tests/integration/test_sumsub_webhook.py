@@ -105,6 +105,10 @@ async def test_a_signed_callback_is_stored_once_and_acknowledged(api: Client, ap
     again = await deliver(api, settings, payload, algorithm)
     assert (first.status_code, first.json()) == (200, {"status": "accepted"})
     assert (again.status_code, again.json()) == (200, {"status": "duplicate"})
+    for answer in (first, again):  # the acknowledgement is written by hand: the headers Litestar would send
+        assert answer.headers["content-type"] == "application/json"
+        assert int(answer.headers["content-length"]) == len(answer.content)
+        assert answer.headers["x-request-id"]
     assert len(await inbox_rows(app, payload["externalUserId"])) == 1
 
 
