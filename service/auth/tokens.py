@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,11 +145,16 @@ class TokenVerifier:
 
     ALGORITHMS = ("RS256",)
 
+    # tokens whose signature and issuer held, with the key that verified them: an operator's client sends
+    # the same token with every request, and the RSA check and the decoding were most of a guard's time
+    VERIFIED_KEPT = 1024
+
     def __init__(self, issuer: str, jwks: JwksCache, accepts: AcceptedTokens, *, leeway: float = 5.0) -> None:
         self.issuer = issuer
         self.jwks = jwks
         self.accepts = accepts
         self.leeway = leeway
+        self._verified: OrderedDict[str, tuple[str, PyJWK, dict[str, Any]]] = OrderedDict()
 
     def _check_times(self, claims: dict[str, Any]) -> None:
         """Expiry, issue and not-before times, as PyJWT checks them, but on the service's clock."""
@@ -164,7 +170,17 @@ class TokenVerifier:
         if times["iat"] > now + self.leeway or times["nbf"] > now + self.leeway:
             raise InvalidToken("token not valid yet")
 
-    async def verify(self, token: str) -> VerifiedToken:
+    async def _signed_claims(self, token: str) -> dict[str, Any]:
+        """The claims of a token whose signature and issuer hold. A token verified before is taken again
+        while the key that verified it is still in the realm's key set (a key rotated out takes its
+        tokens with it); times, type and client are checked on every use, by ``verify``."""
+        kept = self._verified.get(token)
+        if kept is not None:
+            kept_kid, kept_key, kept_claims = kept
+            if await self.jwks.key(kept_kid) is kept_key:
+                self._verified.move_to_end(token)
+                return kept_claims
+            del self._verified[token]
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -191,6 +207,13 @@ class TokenVerifier:
             raise InvalidToken(f"token without the {exc.claim!r} claim") from exc
         except jwt.PyJWTError as exc:
             raise InvalidToken(f"invalid token: {type(exc).__name__}") from exc
+        self._verified[token] = (kid, key, claims)
+        if len(self._verified) > self.VERIFIED_KEPT:
+            self._verified.popitem(last=False)
+        return claims
+
+    async def verify(self, token: str) -> VerifiedToken:
+        claims = await self._signed_claims(token)
         self._check_times(claims)
         # Keycloak signs refresh, ID, logout and action tokens with the same key: only "Bearer" is access
         username = claims.get("preferred_username")
@@ -210,5 +233,5 @@ class TokenVerifier:
             email=claims.get("email"),
             realm_roles=frozenset(r for r in roles if isinstance(r, str)),
             client_id=str(claims["azp"]),
-            claims=claims,
+            claims=dict(claims),  # the kept ones stay as they were verified
         )
