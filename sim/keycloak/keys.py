@@ -88,8 +88,7 @@ class RealmKey:
                 options={"verify_exp": False, "verify_iat": False, "verify_nbf": False, "verify_aud": False},
             )
             self._verified[token] = claims
+            # the oldest goes first; a read never reorders, since the admin API's handlers run on threads
             if len(self._verified) > self.VERIFIED_KEPT:
                 self._verified.popitem(last=False)
-        else:
-            self._verified.move_to_end(token)
         return dict(claims)
