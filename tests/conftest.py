@@ -7,9 +7,11 @@ import asyncio
 import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httpx
+import jwt
 import pytest
 from litestar import Litestar
 from saq import Worker
@@ -123,3 +125,17 @@ async def worker(settings: Settings, database_url: str, api: httpx.AsyncClient) 
     with contextlib.suppress(asyncio.CancelledError):
         await task
     await worker.queue.disconnect()
+
+
+@pytest.fixture
+def jwt_decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every token PyJWT is asked to check the signature of, in order."""
+    checked: list[str] = []
+    real_decode: Callable[..., dict[str, Any]] = jwt.decode
+
+    def counting(token: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        checked.append(token)
+        return real_decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting)
+    return checked

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,30 +54,16 @@ def verifier(realm: Realm) -> TokenVerifier:
                          AcceptedTokens(frozenset({CLIENT})))
 
 
-@pytest.fixture
-def decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every token PyJWT is asked to check the signature of."""
-    checked: list[str] = []
-    real_decode: Callable[..., dict[str, Any]] = jwt.decode
-
-    def counting(token: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        checked.append(token)
-        return real_decode(token, *args, **kwargs)
-
-    monkeypatch.setattr(jwt, "decode", counting)
-    return checked
-
-
 async def test_a_token_seen_before_is_not_checked_again(realm: Realm, verifier: TokenVerifier,
-                                                        decodes: list[str]) -> None:
+                                                        jwt_decodes: list[str]) -> None:
     token = realm.token("a")
     first, second = await verifier.verify(token), await verifier.verify(token)
     assert first == second
     assert first.subject == "operator-1"
-    assert decodes == [token]
+    assert jwt_decodes == [token]
     other = realm.token("a", sub="operator-2")
     assert (await verifier.verify(other)).subject == "operator-2"
-    assert decodes == [token, other]
+    assert jwt_decodes == [token, other]
 
 
 async def test_a_kept_token_goes_with_the_key_that_signed_it(realm: Realm, verifier: TokenVerifier) -> None:
@@ -102,23 +87,23 @@ async def test_a_kept_token_still_expires_on_the_services_clock(realm: Realm, ve
 
 
 async def test_a_token_refused_is_refused_again_and_not_kept(realm: Realm, verifier: TokenVerifier,
-                                                              decodes: list[str]) -> None:
+                                                              jwt_decodes: list[str]) -> None:
     forged = realm.token("a")[:-4] + "AAAA"
     for _ in range(2):
         with pytest.raises(InvalidToken, match="bad signature"):
             await verifier.verify(forged)
-    assert decodes == [forged, forged]
+    assert jwt_decodes == [forged, forged]
     wrong_client = realm.token("a", azp="admin-cli")  # the signature holds; the client is checked every time
     for _ in range(2):
         with pytest.raises(InvalidToken, match="admin-cli"):
             await verifier.verify(wrong_client)
 
 
-async def test_the_kept_tokens_are_bounded(realm: Realm, verifier: TokenVerifier, decodes: list[str]) -> None:
+async def test_the_kept_tokens_are_bounded(realm: Realm, verifier: TokenVerifier, jwt_decodes: list[str]) -> None:
     verifier.VERIFIED_KEPT = 2
     tokens = [realm.token("a", sub=f"operator-{n}") for n in range(3)]
     for token in tokens:
         await verifier.verify(token)
     await verifier.verify(tokens[0])  # the oldest was let go: checked again
     await verifier.verify(tokens[2])  # the newest is still kept
-    assert decodes == [*tokens, tokens[0]]
+    assert jwt_decodes == [*tokens, tokens[0]]

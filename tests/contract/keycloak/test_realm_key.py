@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import jwt
 import pytest
@@ -12,29 +10,16 @@ import pytest
 from sim.keycloak.keys import RealmKey
 
 
-@pytest.fixture
-def decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    checked: list[str] = []
-    real_decode: Callable[..., dict[str, Any]] = jwt.decode
-
-    def counting(token: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        checked.append(token)
-        return real_decode(token, *args, **kwargs)
-
-    monkeypatch.setattr(jwt, "decode", counting)
-    return checked
-
-
-def test_a_token_is_checked_once_and_its_claims_are_the_callers_own(decodes: list[str]) -> None:
+def test_a_token_is_checked_once_and_its_claims_are_the_callers_own(jwt_decodes: list[str]) -> None:
     key = RealmKey("kid-1", "customers", seed_value=7, issued_at=datetime(2026, 1, 1, tzinfo=UTC))
     token = key.sign({"sub": "u-1", "typ": "Bearer"})
     first = key.verify(token)
     first["sub"] = "changed by a caller"
     assert key.verify(token) == {"sub": "u-1", "typ": "Bearer"}
-    assert decodes == [token]
+    assert jwt_decodes == [token]
 
 
-def test_a_forged_or_foreign_token_is_refused_every_time(decodes: list[str]) -> None:
+def test_a_forged_or_foreign_token_is_refused_every_time(jwt_decodes: list[str]) -> None:
     key = RealmKey("kid-1", "customers", seed_value=7, issued_at=datetime(2026, 1, 1, tzinfo=UTC))
     other = RealmKey("kid-2", "admin", seed_value=7, issued_at=datetime(2026, 1, 1, tzinfo=UTC))
     forged = key.sign({"sub": "u-1"})[:-4] + "AAAA"
@@ -44,4 +29,4 @@ def test_a_forged_or_foreign_token_is_refused_every_time(decodes: list[str]) -> 
             key.verify(forged)
         with pytest.raises(jwt.InvalidSignatureError, match="another key"):
             key.verify(foreign)
-    assert decodes == [forged, forged]
+    assert jwt_decodes == [forged, forged]
