@@ -19,7 +19,7 @@ from datetime import UTC, timedelta, timezone
 from typing import Any
 
 import httpx
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from litestar import Litestar
 from sqlalchemy import select
@@ -162,8 +162,9 @@ def drafts(draw: st.DrawFn) -> Draft:
             st.tuples(st.just("raw extra"), st.sampled_from(RAW_EXTRAS)),
             st.tuples(st.just("truncated"), st.integers(1, 60)),
         ))
-        if mutation[0] == "reviewResult.rejectLabels" and isinstance(mutation[1], str):
-            mutation = ("reviewResult.rejectLabels", [mutation[1]])  # a NUL inside a label
+        # a NUL inside a label; a bare string without one ("FORGERY") stays a string, the wrong type it is drawn as
+        if mutation[0] == "reviewResult.rejectLabels" and isinstance(mutation[1], str) and "\x00" in mutation[1]:
+            mutation = ("reviewResult.rejectLabels", [mutation[1]])
     return Draft(
         kind=kind, target=draw(st.integers(0, 1)), step=step, second=draw(st.integers(0, 3600)),
         stamp=draw(st.sampled_from(["sumsub", "iso utc", "iso z", "iso offset", "epoch ms", "epoch ms text"])),
@@ -190,6 +191,9 @@ async def _rows(app: Litestar, customer_ids: list[str]) -> list[KycCallbackRecor
 @settings(max_examples=12, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(batch=st.lists(drafts(), min_size=1, max_size=14))
+# rejectLabels as a bare string: once drawn and turned into a valid list by mistake
+@example(batch=[Draft(kind=HOSTILE, target=0, step="applicantCreated", second=0, stamp="sumsub", correlation_padding=0,
+                      extras={}, mutation=("reviewResult.rejectLabels", "FORGERY"), resend=False)])
 async def test_any_mix_of_valid_and_hostile_signed_callbacks(
         api: httpx.AsyncClient, app: Litestar, settings: Settings, as_operator: dict[str, str], worker: Any,
         batch: list[Draft]) -> None:
